@@ -1,0 +1,358 @@
+//! The exercise spec: what an exercise asks for, as plain data.
+//!
+//! This module owns the *model* of an exercise (`Exercise`, `Step`, `Check`,
+//! `Assertion`) and the entry point that turns TOML text into it
+//! ([`parse_exercise`]). Parsing does no I/O: the caller reads the file and
+//! hands over its text and a display name, so the same code serves `lint`,
+//! `check` and the unit tests. Every problem in a file is collected and
+//! reported with the line and column of the offending key ([`SpecError`]);
+//! nothing here panics on bad input.
+
+mod parse;
+pub mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+pub use parse::parse_exercise;
+use regex::Regex;
+
+/// One graded exercise, as written in `exercises/<id>.toml`.
+#[derive(Debug, Clone)]
+pub struct Exercise {
+    pub id: String,
+    pub title: String,
+    pub section: Option<String>,
+    pub description: String,
+    /// Files the submission must contain, relative to the submission folder.
+    pub required: Vec<RelPath>,
+    pub steps: Vec<Step>,
+    pub checks: Vec<Check>,
+}
+
+impl Exercise {
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// The most points a student can earn on this exercise.
+    pub fn max_points(&self) -> u32 {
+        self.checks.iter().map(|c| c.points).sum()
+    }
+}
+
+/// A path inside a folder (the submission or the exercise's own files).
+///
+/// Guaranteed relative, `/`-separated, with no `..` and no empty or `.`
+/// components, so joining it onto its folder can never leave that folder
+/// lexically. Symlinks are checked where the file system is read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Normalises and validates `raw`; `None` when it is absolute or escapes.
+    pub fn new(raw: &str) -> Option<RelPath> {
+        if raw.starts_with('/') || raw.starts_with('\\') || raw.contains('\0') {
+            return None;
+        }
+        let mut parts = Vec::new();
+        for part in raw.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => return None,
+                other => parts.push(other),
+            }
+        }
+        Some(RelPath(parts.join("/")))
+    }
+
+    /// The folder itself (`.`, or an empty path).
+    pub fn is_root(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        if self.0.is_empty() { "." } else { &self.0 }
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing dockgrade does against the daemon.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// Use an image that exists (or can be pulled).
+    Image { reference: String, pull: PullPolicy },
+    /// Build an image from the submission.
+    Build(BuildStep),
+    /// Run a container and record what it did.
+    Run(RunStep),
+}
+
+impl StepKind {
+    /// What the step is called in reports and messages.
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepKind::Image { .. } => "image",
+            StepKind::Build(_) => "build",
+            StepKind::Run(_) => "run",
+        }
+    }
+
+    /// Whether the step leaves an image behind that image checks can look at.
+    pub fn yields_image(&self) -> bool {
+        !matches!(self, StepKind::Run(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullPolicy {
+    Missing,
+    Never,
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildStep {
+    pub dockerfile: RelPath,
+    pub context: RelPath,
+    pub target: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunStep {
+    pub image: ImageSource,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub user: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    pub network: Network,
+    pub stdin: Option<String>,
+    pub mounts: Vec<Mount>,
+    pub timeout: Duration,
+}
+
+/// Where a run step's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// The image another step produced (built or named).
+    Step(String),
+    /// An image reference used as it is.
+    Reference(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    None,
+    Bridge,
+}
+
+impl Network {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::None => "none",
+            Network::Bridge => "bridge",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Mount {
+    /// A file or folder of the submission, bound into the container.
+    Bind { source: RelPath, target: String, readonly: bool },
+    /// An in-memory file system.
+    Tmpfs { target: String },
+    /// A fresh, empty, root-owned volume that is removed after the run.
+    Scratch { target: String },
+}
+
+/// A graded statement about one step: passes when all its assertions hold.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub step: String,
+    pub points: u32,
+    pub hint: Option<String>,
+    pub assertions: Vec<Assertion>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Assertion {
+    Build(BuildExpectation),
+    Size(SizeBounds),
+    Layers { min: Option<u64>, max: Option<u64> },
+    Files { present: Vec<FileExpectation>, absent: Vec<String> },
+    File { path: String, matcher: TextMatcher },
+    Config(ConfigExpectation),
+    User(UserExpectation),
+    Context { max: u64 },
+    ExitCode(ExitExpectation),
+    Stdout(TextMatcher),
+    Stderr(TextMatcher),
+}
+
+impl Assertion {
+    /// The spec key this assertion was written under.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Assertion::Build(_) => "build",
+            Assertion::Size(_) => "size",
+            Assertion::Layers { .. } => "layers",
+            Assertion::Files { .. } => "files",
+            Assertion::File { .. } => "file",
+            Assertion::Config(_) => "config",
+            Assertion::User(_) => "user",
+            Assertion::Context { .. } => "context",
+            Assertion::ExitCode(_) => "exit_code",
+            Assertion::Stdout(_) => "stdout",
+            Assertion::Stderr(_) => "stderr",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildExpectation {
+    Succeeds,
+    Fails,
+}
+
+/// Size bounds; every bound given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct SizeBounds {
+    pub max: Option<u64>,
+    pub min: Option<u64>,
+    /// At most `by` bytes larger than the image of the named step.
+    pub max_over: Option<(String, u64)>,
+    pub smaller_than: Option<String>,
+    pub larger_than: Option<String>,
+}
+
+impl SizeBounds {
+    /// Steps whose image size this bound compares against.
+    pub fn referenced_steps(&self) -> impl Iterator<Item = &str> {
+        self.max_over
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .chain(self.smaller_than.as_deref())
+            .chain(self.larger_than.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl FileType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::File => "file",
+            FileType::Dir => "dir",
+            FileType::Symlink => "symlink",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileExpectation {
+    pub path: String,
+    pub file_type: Option<FileType>,
+    /// Permission bits, e.g. 0o755.
+    pub mode: Option<u32>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+}
+
+/// Text assertions; every one given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct TextMatcher {
+    pub equals: Option<String>,
+    pub contains: Option<String>,
+    pub not_contains: Option<String>,
+    pub matches: Option<Regex>,
+}
+
+/// Image metadata to compare; only the listed fields are compared.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigExpectation {
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserExpectation {
+    Uid(u32),
+    NotRoot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitExpectation {
+    Is(i64),
+    Not(i64),
+    In(Vec<i64>),
+}
+
+/// A problem in a spec file, with the place of the offending key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The file as the user named it.
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The dotted path of the key, e.g. `checks[2].size.by`.
+    pub key: String,
+    pub message: String,
+    /// The text of the offending line, for a caret under the column.
+    pub source_line: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl SpecError {
+    /// The error with the offending line and a caret under the column.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {self}\n");
+        if !self.source_line.is_empty() {
+            let gutter = self.line.to_string().len();
+            out.push_str(&format!("{:gutter$} |\n", ""));
+            out.push_str(&format!("{} | {}\n", self.line, self.source_line));
+            let pad: String = self
+                .source_line
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            out.push_str(&format!("{:gutter$} | {pad}^\n", ""));
+        }
+        out
+    }
+}

@@ -38,8 +38,10 @@ pub enum SubmissionError {
 /// its target stays inside `root` (so `a -> ../outside` is refused while
 /// `a -> b` is fine).
 pub fn resolve_inside(root: &Path, rel: &RelPath) -> Result<PathBuf, SubmissionError> {
-    let root = fs::canonicalize(root)
-        .map_err(|e| SubmissionError::Unreadable { path: root.display().to_string(), message: e.to_string() })?;
+    let root = fs::canonicalize(root).map_err(|e| SubmissionError::Unreadable {
+        path: root.display().to_string(),
+        message: e.to_string(),
+    })?;
     if rel.is_root() {
         return Ok(root);
     }
@@ -62,7 +64,10 @@ pub fn resolve_inside(root: &Path, rel: &RelPath) -> Result<PathBuf, SubmissionE
             }
             Err(SubmissionError::Missing(rel.to_string()))
         }
-        Err(e) => Err(SubmissionError::Unreadable { path: rel.to_string(), message: e.to_string() }),
+        Err(e) => Err(SubmissionError::Unreadable {
+            path: rel.to_string(),
+            message: e.to_string(),
+        }),
     }
 }
 
@@ -72,13 +77,20 @@ pub fn require_file(root: &Path, rel: &RelPath) -> Result<PathBuf, SubmissionErr
     match fs::metadata(&path) {
         Ok(m) if m.is_file() => Ok(path),
         Ok(_) => Err(SubmissionError::NotAFile(rel.to_string())),
-        Err(e) => Err(SubmissionError::Unreadable { path: rel.to_string(), message: e.to_string() }),
+        Err(e) => Err(SubmissionError::Unreadable {
+            path: rel.to_string(),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Whether a symlink at `dir/<name>` with `target` stays under `root`.
 fn lexically_inside(root: &Path, dir: &Path, target: &Path) -> bool {
-    let joined = if target.is_absolute() { target.to_path_buf() } else { dir.join(target) };
+    let joined = if target.is_absolute() {
+        target.to_path_buf()
+    } else {
+        dir.join(target)
+    };
     let mut parts: Vec<std::path::Component> = Vec::new();
     for c in joined.components() {
         match c {
@@ -124,12 +136,20 @@ pub struct BuildContext {
 impl BuildContext {
     /// The names of the entries, for tests and conformance checks.
     pub fn names(&self) -> Vec<String> {
-        self.entries.iter().map(|e| String::from_utf8_lossy(&e.name).into_owned()).collect()
+        self.entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect()
     }
 
     /// The largest files, biggest first, for messages about a heavy context.
     pub fn largest(&self, n: usize) -> Vec<(&ContextEntry, u64)> {
-        let mut files: Vec<_> = self.entries.iter().filter(|e| e.kind == EntryKind::File).map(|e| (e, e.size)).collect();
+        let mut files: Vec<_> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| (e, e.size))
+            .collect();
         files.sort_by(|a, b| b.1.cmp(&a.1));
         files.truncate(n);
         files
@@ -145,20 +165,35 @@ const OUTSIDE_DOCKERFILE: &str = ".dockgrade.Dockerfile";
 /// to it. Follows Docker's CLI: `.dockerignore` at the context root, the
 /// Dockerfile and `.dockerignore` are always sent, a Dockerfile outside the
 /// context is added under a name of its own.
-pub fn collect(root: &Path, context: &RelPath, dockerfile: &RelPath) -> Result<BuildContext, SubmissionError> {
+pub fn collect(
+    root: &Path,
+    context: &RelPath,
+    dockerfile: &RelPath,
+) -> Result<BuildContext, SubmissionError> {
     let root = resolve_inside(root, &RelPath::new(".").unwrap_or_else(|| context.clone()))?;
     let ctx_dir = resolve_inside(&root, context)?;
     if !ctx_dir.is_dir() {
-        return Err(SubmissionError::Unreadable { path: context.to_string(), message: "not a folder".into() });
+        return Err(SubmissionError::Unreadable {
+            path: context.to_string(),
+            message: "not a folder".into(),
+        });
     }
     let dockerfile_path = require_file(&root, dockerfile)?;
 
     let mut patterns = match fs::read(ctx_dir.join(".dockerignore")) {
         Ok(bytes) => read_patterns(&String::from_utf8_lossy(&bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(SubmissionError::Unreadable { path: ".dockerignore".into(), message: e.to_string() }),
+        Err(e) => {
+            return Err(SubmissionError::Unreadable {
+                path: ".dockerignore".into(),
+                message: e.to_string(),
+            });
+        }
     };
-    let inside = dockerfile_path.strip_prefix(&ctx_dir).ok().map(|p| p.to_string_lossy().replace('\\', "/"));
+    let inside = dockerfile_path
+        .strip_prefix(&ctx_dir)
+        .ok()
+        .map(|p| p.to_string_lossy().replace('\\', "/"));
     // Docker re-includes the build files even when .dockerignore names them:
     // the daemon needs them (and drops them again from what COPY sees).
     let probe = Matcher::new(&patterns).map_err(SubmissionError::BadIgnoreFile)?;
@@ -172,8 +207,19 @@ pub fn collect(root: &Path, context: &RelPath, dockerfile: &RelPath) -> Result<B
     }
     let matcher = Matcher::new(&patterns).map_err(SubmissionError::BadIgnoreFile)?;
 
-    let mut out = BuildContext { entries: Vec::new(), dockerfile: String::new(), content_bytes: 0 };
-    walk(&root, &ctx_dir, &ctx_dir, &matcher, &ParentMatches::default(), &mut out)?;
+    let mut out = BuildContext {
+        entries: Vec::new(),
+        dockerfile: String::new(),
+        content_bytes: 0,
+    };
+    walk(
+        &root,
+        &ctx_dir,
+        &ctx_dir,
+        &matcher,
+        &ParentMatches::default(),
+        &mut out,
+    )?;
     out.dockerfile = match inside {
         Some(name) => name,
         None => {
@@ -203,13 +249,20 @@ fn walk(
         path: p.strip_prefix(root).unwrap_or(p).display().to_string(),
         message: e.to_string(),
     };
-    let mut children: Vec<fs::DirEntry> =
-        fs::read_dir(dir).map_err(|e| unreadable(dir, e))?.collect::<Result<_, _>>().map_err(|e| unreadable(dir, e))?;
+    let mut children: Vec<fs::DirEntry> = fs::read_dir(dir)
+        .map_err(|e| unreadable(dir, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| unreadable(dir, e))?;
     // Go's WalkDir visits names in byte order.
     children.sort_by_key(|e| e.file_name());
     for child in children {
         let path = child.path();
-        let rel_bytes = path.strip_prefix(ctx_dir).unwrap_or(&path).as_os_str().as_bytes().to_vec();
+        let rel_bytes = path
+            .strip_prefix(ctx_dir)
+            .unwrap_or(&path)
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
         let rel = String::from_utf8_lossy(&rel_bytes).into_owned();
         let meta = fs::symlink_metadata(&path).map_err(|e| unreadable(&path, e))?;
         let ft = meta.file_type();
@@ -222,7 +275,11 @@ fn walk(
             walk(root, ctx_dir, &path, matcher, &info, out)?;
             continue;
         }
-        let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+        let shown = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         let kind = if ft.is_dir() {
             EntryKind::Dir
         } else if ft.is_file() {
@@ -230,7 +287,10 @@ fn walk(
         } else if ft.is_symlink() {
             let target = fs::read_link(&path).map_err(|e| unreadable(&path, e))?;
             if !lexically_inside(root, dir, &target) {
-                return Err(SubmissionError::EscapingSymlink { path: shown, target: target.display().to_string() });
+                return Err(SubmissionError::EscapingSymlink {
+                    path: shown,
+                    target: target.display().to_string(),
+                });
             }
             EntryKind::Symlink
         } else {
@@ -245,9 +305,18 @@ fn walk(
             };
             return Err(SubmissionError::SpecialFile { path: shown, kind });
         };
-        let size = if kind == EntryKind::File { meta.len() } else { 0 };
+        let size = if kind == EntryKind::File {
+            meta.len()
+        } else {
+            0
+        };
         out.content_bytes += size;
-        out.entries.push(ContextEntry { source: path.clone(), name: rel_bytes, kind, size });
+        out.entries.push(ContextEntry {
+            source: path.clone(),
+            name: rel_bytes,
+            kind,
+            size,
+        });
         if kind == EntryKind::Dir {
             walk(root, ctx_dir, &path, matcher, &info, out)?;
         }
@@ -259,7 +328,10 @@ fn walk(
 ///
 /// Returns the number of bytes written: the context size actually sent.
 pub fn write_tar<W: Write>(ctx: &BuildContext, writer: W) -> io::Result<u64> {
-    let mut counter = CountingWriter { inner: writer, count: 0 };
+    let mut counter = CountingWriter {
+        inner: writer,
+        count: 0,
+    };
     {
         let mut builder = tar::Builder::new(&mut counter);
         builder.follow_symlinks(false);
@@ -341,7 +413,10 @@ mod tests {
             ("src/main.sh", "echo"),
         ]);
         let ctx = collect(d.path(), &rel("."), &rel("Dockerfile")).expect("collects");
-        assert_eq!(ctx.names(), vec![".dockerignore", "Dockerfile", "src", "src/main.sh"]);
+        assert_eq!(
+            ctx.names(),
+            vec![".dockerignore", "Dockerfile", "src", "src/main.sh"]
+        );
         assert_eq!(ctx.dockerfile, "Dockerfile");
     }
 
@@ -358,7 +433,10 @@ mod tests {
         let d = tree(&[("Dockerfile", "FROM x")]);
         std::os::unix::fs::symlink("/etc/passwd", d.path().join("leak")).expect("symlink");
         let err = collect(d.path(), &rel("."), &rel("Dockerfile")).expect_err("must refuse");
-        assert!(matches!(err, SubmissionError::EscapingSymlink { .. }), "{err}");
+        assert!(
+            matches!(err, SubmissionError::EscapingSymlink { .. }),
+            "{err}"
+        );
         std::os::unix::fs::symlink("../../", d.path().join("up")).expect("symlink");
         fs::remove_file(d.path().join("leak")).expect("rm");
         let err = collect(d.path(), &rel("."), &rel("Dockerfile")).expect_err("must refuse");
@@ -370,7 +448,11 @@ mod tests {
         let d = tree(&[("Dockerfile", "FROM x"), ("real.txt", "r")]);
         std::os::unix::fs::symlink("real.txt", d.path().join("link.txt")).expect("symlink");
         let ctx = collect(d.path(), &rel("."), &rel("Dockerfile")).expect("collects");
-        let link = ctx.entries.iter().find(|e| e.name == b"link.txt").expect("link entry");
+        let link = ctx
+            .entries
+            .iter()
+            .find(|e| e.name == b"link.txt")
+            .expect("link entry");
         assert_eq!(link.kind, EntryKind::Symlink);
     }
 
@@ -395,7 +477,13 @@ mod tests {
         let names: Vec<String> = archive
             .entries()
             .expect("entries")
-            .map(|e| e.expect("entry").path().expect("path").display().to_string())
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
             .collect();
         assert_eq!(names, vec!["Dockerfile", "a", "a/b.txt"]);
     }

@@ -39,7 +39,11 @@ pub fn read_patterns(text: &str) -> Vec<String> {
                 cleaned.remove(0);
             }
         }
-        out.push(if invert { format!("!{cleaned}") } else { cleaned });
+        out.push(if invert {
+            format!("!{cleaned}")
+        } else {
+            cleaned
+        });
     }
     out
 }
@@ -104,7 +108,9 @@ impl Pattern {
         match &self.kind {
             Kind::Exact => path == self.text,
             Kind::Prefix(p) => path.starts_with(p.as_str()),
-            Kind::Suffix(s) => path.ends_with(s.as_str()) || (s.starts_with('/') && path == &s[1..]),
+            Kind::Suffix(s) => {
+                path.ends_with(s.as_str()) || (s.starts_with('/') && path == &s[1..])
+            }
             Kind::Regex(re) => re.is_match(path),
         }
     }
@@ -189,7 +195,9 @@ fn compile(text: &str) -> Result<Kind, String> {
         return Ok(Kind::Exact);
     }
     re.push('$');
-    Regex::new(&re).map(Kind::Regex).map_err(|e| format!("invalid pattern {text:?}: {e}"))
+    Regex::new(&re)
+        .map(Kind::Regex)
+        .map_err(|e| format!("invalid pattern {text:?}: {e}"))
 }
 
 /// An ordered list of patterns; the last one that matches decides.
@@ -222,7 +230,11 @@ impl Matcher {
             }
             validate_syntax(&p)?;
             let kind = compile(&p)?;
-            m.patterns.push(Pattern { text: p, exclusion, kind });
+            m.patterns.push(Pattern {
+                text: p,
+                exclusion,
+                kind,
+            });
         }
         Ok(m)
     }
@@ -257,7 +269,11 @@ impl Matcher {
 
     /// Whether `path` is ignored, reusing its folder's results (the walk's
     /// variant: this is what `docker build` uses while it tars the context).
-    pub fn matches_using_parent(&self, path: &str, parent: &ParentMatches) -> (bool, ParentMatches) {
+    pub fn matches_using_parent(
+        &self,
+        path: &str,
+        parent: &ParentMatches,
+    ) -> (bool, ParentMatches) {
         let mut matched = false;
         let mut info = vec![false; self.patterns.len()];
         for (i, p) in self.patterns.iter().enumerate() {
@@ -287,7 +303,9 @@ impl Matcher {
     /// pattern could re-include something inside it.
     pub fn may_reinclude_under(&self, dir: &str) -> bool {
         let dir_slash = format!("{dir}/");
-        self.patterns.iter().any(|p| p.exclusion && format!("{}/", p.text).starts_with(&dir_slash))
+        self.patterns
+            .iter()
+            .any(|p| p.exclusion && format!("{}/", p.text).starts_with(&dir_slash))
     }
 }
 
@@ -317,7 +335,9 @@ fn validate_syntax(p: &str) -> Result<(), String> {
                     match chars.get(i) {
                         None => return Err(format!("syntax error in pattern {p:?}: unclosed `[`")),
                         Some(']') if i > start => break,
-                        Some(']') => return Err(format!("syntax error in pattern {p:?}: empty `[]`")),
+                        Some(']') => {
+                            return Err(format!("syntax error in pattern {p:?}: empty `[]`"));
+                        }
                         Some('\\') => i += 2,
                         Some(_) => i += 1,
                     }
@@ -335,13 +355,18 @@ mod tests {
     use super::*;
 
     fn ignored(patterns: &[&str], path: &str) -> bool {
-        Matcher::new(patterns).expect("patterns compile").matches_or_parent_matches(path)
+        Matcher::new(patterns)
+            .expect("patterns compile")
+            .matches_or_parent_matches(path)
     }
 
     #[test]
     fn reading_strips_comments_bom_whitespace_and_leading_slash() {
         let text = "\u{feff}# comment\n  /data/  \n\n!  keep.txt\r\n a/../b \n #not-comment\n";
-        assert_eq!(read_patterns(text), vec!["data", "!keep.txt", "b", "#not-comment"]);
+        assert_eq!(
+            read_patterns(text),
+            vec!["data", "!keep.txt", "b", "#not-comment"]
+        );
     }
 
     #[test]

@@ -173,7 +173,11 @@ impl Network {
 #[derive(Debug, Clone)]
 pub enum Mount {
     /// A file or folder of the submission, bound into the container.
-    Bind { source: RelPath, target: String, readonly: bool },
+    Bind {
+        source: RelPath,
+        target: String,
+        readonly: bool,
+    },
     /// An in-memory file system.
     Tmpfs { target: String },
     /// A fresh, empty, root-owned volume that is removed after the run.
@@ -194,12 +198,23 @@ pub struct Check {
 pub enum Assertion {
     Build(BuildExpectation),
     Size(SizeBounds),
-    Layers { min: Option<u64>, max: Option<u64> },
-    Files { present: Vec<FileExpectation>, absent: Vec<String> },
-    File { path: String, matcher: TextMatcher },
+    Layers {
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    Files {
+        present: Vec<FileExpectation>,
+        absent: Vec<String>,
+    },
+    File {
+        path: String,
+        matcher: TextMatcher,
+    },
     Config(ConfigExpectation),
     User(UserExpectation),
-    Context { max: u64 },
+    Context {
+        max: u64,
+    },
     ExitCode(ExitExpectation),
     Stdout(TextMatcher),
     Stderr(TextMatcher),

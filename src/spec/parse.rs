@@ -21,14 +21,22 @@ pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Parses one exercise file. `file` is the name shown in errors.
 pub fn parse_exercise(file: &str, text: &str) -> Result<Exercise, Vec<SpecError>> {
-    let mut cx = Cx { file, text, errors: Vec::new() };
+    let mut cx = Cx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
     let (doc, syntax_errors) = DeTable::parse_recoverable(text);
     for e in &syntax_errors {
         let span = e.span().unwrap_or(0..0);
         cx.error(span, "", e.message().trim().to_string());
     }
     let exercise = if syntax_errors.is_empty() {
-        let root = Obj { table: doc.get_ref(), path: String::new(), span: doc.span() };
+        let root = Obj {
+            table: doc.get_ref(),
+            path: String::new(),
+            span: doc.span(),
+        };
         exercise(&mut cx, &root)
     } else {
         None
@@ -57,7 +65,11 @@ impl Cx<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = self.text[line_start..offset].chars().count() + 1;
-        let source_line = self.text[line_start..].lines().next().unwrap_or("").to_string();
+        let source_line = self.text[line_start..]
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string();
         self.errors.push(SpecError {
             file: self.file.to_string(),
             line,
@@ -85,15 +97,22 @@ struct Field<'a, 'i> {
 
 impl<'a, 'i> Obj<'a, 'i> {
     fn child_path(&self, key: &str) -> String {
-        if self.path.is_empty() { key.to_string() } else { format!("{}.{key}", self.path) }
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
     }
 
     fn field(&self, key: &str) -> Option<Field<'a, 'i>> {
-        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(k, v)| Field {
-            key_span: k.span(),
-            path: self.child_path(key),
-            value: v,
-        })
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(k, v)| Field {
+                key_span: k.span(),
+                path: self.child_path(key),
+                value: v,
+            })
     }
 
     fn has(&self, key: &str) -> bool {
@@ -117,8 +136,16 @@ impl<'a, 'i> Obj<'a, 'i> {
     }
 
     fn missing(&self, cx: &mut Cx, key: &str) {
-        let where_ = if self.path.is_empty() { "the exercise".to_string() } else { format!("`{}`", self.path) };
-        cx.error(self.span.clone(), &self.child_path(key), format!("missing key `{key}` in {where_}"));
+        let where_ = if self.path.is_empty() {
+            "the exercise".to_string()
+        } else {
+            format!("`{}`", self.path)
+        };
+        cx.error(
+            self.span.clone(),
+            &self.child_path(key),
+            format!("missing key `{key}` in {where_}"),
+        );
     }
 }
 
@@ -160,7 +187,11 @@ fn type_name(v: &DeValue) -> &'static str {
 impl<'a, 'i> Field<'a, 'i> {
     fn wrong_type(&self, cx: &mut Cx, expected: &str) {
         let found = type_name(self.value.get_ref());
-        cx.error(self.key_span.clone(), &self.path, format!("expected {expected}, found {found}"));
+        cx.error(
+            self.key_span.clone(),
+            &self.path,
+            format!("expected {expected}, found {found}"),
+        );
     }
 
     fn invalid(&self, cx: &mut Cx, message: impl Into<String>) {
@@ -179,13 +210,15 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn integer(&self, cx: &mut Cx) -> Option<i64> {
         match self.value.get_ref() {
-            DeValue::Integer(i) => match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
-                Ok(n) => Some(n),
-                Err(_) => {
-                    self.invalid(cx, format!("integer {} is out of range", i.as_str()));
-                    None
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()) {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.invalid(cx, format!("integer {} is out of range", i.as_str()));
+                        None
+                    }
                 }
-            },
+            }
             _ => {
                 self.wrong_type(cx, "an integer");
                 None
@@ -216,7 +249,11 @@ impl<'a, 'i> Field<'a, 'i> {
 
     fn table(&self, cx: &mut Cx) -> Option<Obj<'a, 'i>> {
         match self.value.get_ref() {
-            DeValue::Table(t) => Some(Obj { table: t, path: self.path.clone(), span: self.value.span() }),
+            DeValue::Table(t) => Some(Obj {
+                table: t,
+                path: self.path.clone(),
+                span: self.value.span(),
+            }),
             _ => {
                 self.wrong_type(cx, "a table");
                 None
@@ -230,7 +267,11 @@ impl<'a, 'i> Field<'a, 'i> {
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| Field { key_span: v.span(), path: format!("{}[{i}]", self.path), value: v })
+                    .map(|(i, v)| Field {
+                        key_span: v.span(),
+                        path: format!("{}[{i}]", self.path),
+                        value: v,
+                    })
                     .collect(),
             ),
             _ => {
@@ -258,7 +299,11 @@ impl<'a, 'i> Field<'a, 'i> {
         let mut out = BTreeMap::new();
         for (k, v) in obj.table.iter() {
             let name: &str = k.get_ref().as_ref();
-            let f = Field { key_span: k.span(), path: obj.child_path(name), value: v };
+            let f = Field {
+                key_span: k.span(),
+                path: obj.child_path(name),
+                value: v,
+            };
             let value = match v.get_ref() {
                 DeValue::String(s) => Some(s.to_string()),
                 DeValue::Integer(i) => Some(i.as_str().to_string()),
@@ -313,7 +358,10 @@ impl<'a, 'i> Field<'a, 'i> {
         match RelPath::new(&raw) {
             Some(p) => Some(p),
             None => {
-                self.invalid(cx, format!("path {raw:?} must stay inside its folder: no absolute path, no `..`"));
+                self.invalid(
+                    cx,
+                    format!("path {raw:?} must stay inside its folder: no absolute path, no `..`"),
+                );
                 None
             }
         }
@@ -325,7 +373,10 @@ impl<'a, 'i> Field<'a, 'i> {
         if raw.starts_with('/') {
             Some(raw)
         } else {
-            self.invalid(cx, format!("container path {raw:?} must be absolute (start with `/`)"));
+            self.invalid(
+                cx,
+                format!("container path {raw:?} must be absolute (start with `/`)"),
+            );
             None
         }
     }
@@ -336,7 +387,10 @@ impl<'a, 'i> Field<'a, 'i> {
             Some((_, v)) => Some(*v),
             None => {
                 let names: Vec<String> = choices.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                self.invalid(cx, format!("invalid value {s:?}; expected {}", names.join(" or ")));
+                self.invalid(
+                    cx,
+                    format!("invalid value {s:?}; expected {}", names.join(" or ")),
+                );
                 None
             }
         }
@@ -346,20 +400,38 @@ impl<'a, 'i> Field<'a, 'i> {
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
         && s.len() <= 64
 }
 
 fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
-    root.only(cx, &["id", "title", "section", "description", "submission", "steps", "checks"]);
+    root.only(
+        cx,
+        &[
+            "id",
+            "title",
+            "section",
+            "description",
+            "submission",
+            "steps",
+            "checks",
+        ],
+    );
     let id = required_string(cx, root, "id");
     if let (Some(id), Some(f)) = (&id, root.field("id")) {
         if !is_name(id) {
-            f.invalid(cx, format!("id {id:?} must be lowercase letters, digits, `-`, `_` or `.`"));
+            f.invalid(
+                cx,
+                format!("id {id:?} must be lowercase letters, digits, `-`, `_` or `.`"),
+            );
         } else if let Some(stem) = file_stem(cx.file)
             && stem != id
         {
-            f.invalid(cx, format!("id {id:?} does not match the file name `{stem}.toml`"));
+            f.invalid(
+                cx,
+                format!("id {id:?} does not match the file name `{stem}.toml`"),
+            );
         }
     }
     let title = required_string(cx, root, "title");
@@ -368,7 +440,10 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         DeValue::Integer(x) => Some(x.as_str().to_string()),
         _ => f.string(cx),
     });
-    let description = root.field("description").and_then(|f| f.string(cx)).unwrap_or_default();
+    let description = root
+        .field("description")
+        .and_then(|f| f.string(cx))
+        .unwrap_or_default();
 
     let mut required = Vec::new();
     if let Some(sub) = root.field("submission").and_then(|f| f.table(cx)) {
@@ -430,17 +505,26 @@ fn steps(cx: &mut Cx, root: &Obj) -> Option<Vec<Step>> {
         let name = required_string(cx, t, "name");
         if let (Some(n), Some(f)) = (&name, t.field("name")) {
             if !is_name(n) {
-                f.invalid(cx, format!("step name {n:?} must be lowercase letters, digits, `-`, `_` or `.`"));
+                f.invalid(
+                    cx,
+                    format!("step name {n:?} must be lowercase letters, digits, `-`, `_` or `.`"),
+                );
             } else if !seen.insert(n.clone()) {
                 f.invalid(cx, format!("a step named {n:?} already exists"));
             }
         }
-        let kinds: Vec<&str> = ["image", "build", "run"].into_iter().filter(|k| t.has(k)).collect();
+        let kinds: Vec<&str> = ["image", "build", "run"]
+            .into_iter()
+            .filter(|k| t.has(k))
+            .collect();
         if kinds.len() != 1 {
             let msg = if kinds.is_empty() {
                 "a step needs exactly one of `image`, `build` or `run`".to_string()
             } else {
-                format!("a step needs exactly one of `image`, `build` or `run`, found {}", kinds.join(" and "))
+                format!(
+                    "a step needs exactly one of `image`, `build` or `run`, found {}",
+                    kinds.join(" and ")
+                )
             };
             cx.error(t.span.clone(), &t.path, msg);
             continue;
@@ -452,8 +536,14 @@ fn steps(cx: &mut Cx, root: &Obj) -> Option<Vec<Step>> {
         }
         let kind = match kinds[0] {
             "image" => image_step(cx, t),
-            "build" => t.field("build").and_then(|f| f.table(cx)).and_then(|b| build_step(cx, &b)),
-            _ => t.field("run").and_then(|f| f.table(cx)).and_then(|r| run_step(cx, &r, &steps)),
+            "build" => t
+                .field("build")
+                .and_then(|f| f.table(cx))
+                .and_then(|b| build_step(cx, &b)),
+            _ => t
+                .field("run")
+                .and_then(|f| f.table(cx))
+                .and_then(|r| run_step(cx, &r, &steps)),
         };
         if let (Some(name), Some(kind)) = (name, kind) {
             steps.push(Step { name, kind });
@@ -470,7 +560,14 @@ fn image_step(cx: &mut Cx, t: &Obj) -> Option<StepKind> {
         return None;
     }
     let pull = match t.field("pull") {
-        Some(p) => p.one_of(cx, &[("missing", PullPolicy::Missing), ("never", PullPolicy::Never), ("always", PullPolicy::Always)])?,
+        Some(p) => p.one_of(
+            cx,
+            &[
+                ("missing", PullPolicy::Missing),
+                ("never", PullPolicy::Never),
+                ("always", PullPolicy::Always),
+            ],
+        )?,
         None => PullPolicy::Missing,
     };
     Some(StepKind::Image { reference, pull })
@@ -487,13 +584,39 @@ fn build_step(cx: &mut Cx, b: &Obj) -> Option<StepKind> {
         None => RelPath::new("."),
     };
     let target = b.field("target").and_then(|f| f.string(cx));
-    let args = b.field("args").and_then(|f| f.string_map(cx)).unwrap_or_default();
-    let no_cache = b.field("no_cache").and_then(|f| f.boolean(cx)).unwrap_or(false);
-    Some(StepKind::Build(BuildStep { dockerfile: dockerfile?, context: context?, target, args, no_cache }))
+    let args = b
+        .field("args")
+        .and_then(|f| f.string_map(cx))
+        .unwrap_or_default();
+    let no_cache = b
+        .field("no_cache")
+        .and_then(|f| f.boolean(cx))
+        .unwrap_or(false);
+    Some(StepKind::Build(BuildStep {
+        dockerfile: dockerfile?,
+        context: context?,
+        target,
+        args,
+        no_cache,
+    }))
 }
 
 fn run_step(cx: &mut Cx, r: &Obj, earlier: &[Step]) -> Option<StepKind> {
-    r.only(cx, &["image", "cmd", "entrypoint", "user", "env", "workdir", "network", "stdin", "mounts", "timeout"]);
+    r.only(
+        cx,
+        &[
+            "image",
+            "cmd",
+            "entrypoint",
+            "user",
+            "env",
+            "workdir",
+            "network",
+            "stdin",
+            "mounts",
+            "timeout",
+        ],
+    );
     let image = match r.field("image") {
         None => {
             r.missing(cx, "image");
@@ -514,7 +637,10 @@ fn run_step(cx: &mut Cx, r: &Obj, earlier: &[Step]) -> Option<StepKind> {
         DeValue::Integer(_) => f.unsigned(cx).map(|n| n.to_string()),
         _ => f.string(cx),
     });
-    let env = r.field("env").and_then(|f| f.string_map(cx)).unwrap_or_default();
+    let env = r
+        .field("env")
+        .and_then(|f| f.string_map(cx))
+        .unwrap_or_default();
     let workdir = r.field("workdir").and_then(|f| f.container_path(cx));
     let network = match r.field("network") {
         Some(f) => f.one_of(cx, &[("none", Network::None), ("bridge", Network::Bridge)]),
@@ -558,7 +684,14 @@ fn mount(cx: &mut Cx, t: &Obj) -> Option<Mount> {
         Tmpfs,
         Scratch,
     }
-    let kind = kind_field.one_of(cx, &[("bind", K::Bind), ("tmpfs", K::Tmpfs), ("scratch", K::Scratch)])?;
+    let kind = kind_field.one_of(
+        cx,
+        &[
+            ("bind", K::Bind),
+            ("tmpfs", K::Tmpfs),
+            ("scratch", K::Scratch),
+        ],
+    )?;
     let target = match t.field("target") {
         Some(f) => f.container_path(cx),
         None => {
@@ -576,8 +709,15 @@ fn mount(cx: &mut Cx, t: &Obj) -> Option<Mount> {
                     None
                 }
             };
-            let readonly = t.field("readonly").and_then(|f| f.boolean(cx)).unwrap_or(false);
-            Some(Mount::Bind { source: source?, target: target?, readonly })
+            let readonly = t
+                .field("readonly")
+                .and_then(|f| f.boolean(cx))
+                .unwrap_or(false);
+            Some(Mount::Bind {
+                source: source?,
+                target: target?,
+                readonly,
+            })
         }
         K::Tmpfs => {
             t.only(cx, &["type", "target"]);
@@ -590,8 +730,19 @@ fn mount(cx: &mut Cx, t: &Obj) -> Option<Mount> {
     }
 }
 
-const ASSERTIONS: [&str; 11] =
-    ["build", "size", "layers", "files", "file", "config", "user", "context", "exit_code", "stdout", "stderr"];
+const ASSERTIONS: [&str; 11] = [
+    "build",
+    "size",
+    "layers",
+    "files",
+    "file",
+    "config",
+    "user",
+    "context",
+    "exit_code",
+    "stdout",
+    "stderr",
+];
 
 fn checks(cx: &mut Cx, root: &Obj, steps: &[Step]) -> Option<Vec<Check>> {
     let tables = table_array(cx, root, "checks")?;
@@ -607,16 +758,18 @@ fn checks(cx: &mut Cx, root: &Obj, steps: &[Step]) -> Option<Vec<Check>> {
                 t.missing(cx, "step");
                 None
             }
-            Some(f) => f.string(cx).and_then(|s| match steps.iter().find(|st| st.name == s) {
-                Some(st) => Some(st),
-                None => {
-                    // Only say "no such step" when the steps themselves parsed.
-                    if !steps.is_empty() {
-                        f.invalid(cx, format!("no step named {s:?}"));
+            Some(f) => f
+                .string(cx)
+                .and_then(|s| match steps.iter().find(|st| st.name == s) {
+                    Some(st) => Some(st),
+                    None => {
+                        // Only say "no such step" when the steps themselves parsed.
+                        if !steps.is_empty() {
+                            f.invalid(cx, format!("no step named {s:?}"));
+                        }
+                        None
                     }
-                    None
-                }
-            }),
+                }),
         };
         let points = match t.field("points") {
             Some(f) => f.unsigned(cx).and_then(|p| match u32::try_from(p) {
@@ -641,11 +794,20 @@ fn checks(cx: &mut Cx, root: &Obj, steps: &[Step]) -> Option<Vec<Check>> {
             cx.error(
                 t.span.clone(),
                 &t.path,
-                format!("a check needs at least one assertion: {}", ASSERTIONS.join(", ")),
+                format!(
+                    "a check needs at least one assertion: {}",
+                    ASSERTIONS.join(", ")
+                ),
             );
         }
         if let (Some(name), Some(step), Some(points)) = (name, step, points) {
-            out.push(Check { name, step: step.name.clone(), points, hint, assertions });
+            out.push(Check {
+                name,
+                step: step.name.clone(),
+                points,
+                hint,
+                assertions,
+            });
         }
     }
     (cx.errors.len() == before).then_some(out)
@@ -659,19 +821,34 @@ fn applies(key: &str, kind: &StepKind) -> Result<(), &'static str> {
         ("exit_code" | "stdout" | "stderr", StepKind::Run(_)) => Ok(()),
         ("exit_code" | "stdout" | "stderr", _) => Err("applies to run steps only"),
         ("user", _) => Ok(()),
-        (_, StepKind::Run(_)) => Err("checks an image; it applies to build and image steps, not run steps"),
+        (_, StepKind::Run(_)) => {
+            Err("checks an image; it applies to build and image steps, not run steps")
+        }
         _ => Ok(()),
     }
 }
 
 fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> Option<Assertion> {
     if let Err(why) = applies(key, &step.kind) {
-        f.invalid(cx, format!("`{key}` {why}; step `{}` is a {} step", step.name, step.kind.label()));
+        f.invalid(
+            cx,
+            format!(
+                "`{key}` {why}; step `{}` is a {} step",
+                step.name,
+                step.kind.label()
+            ),
+        );
         return None;
     }
     match key {
         "build" => f
-            .one_of(cx, &[("succeeds", BuildExpectation::Succeeds), ("fails", BuildExpectation::Fails)])
+            .one_of(
+                cx,
+                &[
+                    ("succeeds", BuildExpectation::Succeeds),
+                    ("fails", BuildExpectation::Fails),
+                ],
+            )
             .map(Assertion::Build),
         "size" => size_bounds(cx, f, steps).map(Assertion::Size),
         "layers" => {
@@ -688,7 +865,10 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
         "files" => files(cx, f),
         "file" => {
             let t = f.table(cx)?;
-            t.only(cx, &["path", "equals", "contains", "not_contains", "matches"]);
+            t.only(
+                cx,
+                &["path", "equals", "contains", "not_contains", "matches"],
+            );
             let path = match t.field("path") {
                 Some(p) => p.container_path(cx),
                 None => {
@@ -697,7 +877,10 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
                 }
             };
             let matcher = text_matcher(cx, f, &t)?;
-            Some(Assertion::File { path: path?, matcher })
+            Some(Assertion::File {
+                path: path?,
+                matcher,
+            })
         }
         "config" => config(cx, f).map(Assertion::Config),
         "user" => {
@@ -711,7 +894,10 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
                 (None, Some(nr)) => match nr.boolean(cx)? {
                     true => Some(Assertion::User(UserExpectation::NotRoot)),
                     false => {
-                        nr.invalid(cx, "`not_root = false` asserts nothing; use `uid = 0` to require root");
+                        nr.invalid(
+                            cx,
+                            "`not_root = false` asserts nothing; use `uid = 0` to require root",
+                        );
                         None
                     }
                 },
@@ -737,7 +923,11 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
             let t = f.table(cx)?;
             t.only(cx, &["equals", "contains", "not_contains", "matches"]);
             let m = text_matcher(cx, f, &t)?;
-            Some(if key == "stdout" { Assertion::Stdout(m) } else { Assertion::Stderr(m) })
+            Some(if key == "stdout" {
+                Assertion::Stdout(m)
+            } else {
+                Assertion::Stderr(m)
+            })
         }
         _ => None,
     }
@@ -745,7 +935,17 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
 
 fn size_bounds(cx: &mut Cx, f: &Field, steps: &[Step]) -> Option<SizeBounds> {
     let t = f.table(cx)?;
-    t.only(cx, &["max", "min", "max_over", "by", "smaller_than", "larger_than"]);
+    t.only(
+        cx,
+        &[
+            "max",
+            "min",
+            "max_over",
+            "by",
+            "smaller_than",
+            "larger_than",
+        ],
+    );
     let mut ok = true;
     let mut image_step = |key: &str, cx: &mut Cx| -> Option<String> {
         let field = t.field(key)?;
@@ -753,7 +953,10 @@ fn size_bounds(cx: &mut Cx, f: &Field, steps: &[Step]) -> Option<SizeBounds> {
         match steps.iter().find(|s| s.name == name) {
             Some(s) if s.kind.yields_image() => Some(name),
             Some(_) => {
-                field.invalid(cx, format!("step `{name}` is a run step; sizes compare images"));
+                field.invalid(
+                    cx,
+                    format!("step `{name}` is a run step; sizes compare images"),
+                );
                 ok = false;
                 None
             }
@@ -779,8 +982,14 @@ fn size_bounds(cx: &mut Cx, f: &Field, steps: &[Step]) -> Option<SizeBounds> {
         smaller_than,
         larger_than,
     };
-    if !["max", "min", "max_over", "smaller_than", "larger_than"].iter().any(|k| t.has(k)) {
-        f.invalid(cx, "`size` needs at least one of max, min, max_over, smaller_than, larger_than");
+    if !["max", "min", "max_over", "smaller_than", "larger_than"]
+        .iter()
+        .any(|k| t.has(k))
+    {
+        f.invalid(
+            cx,
+            "`size` needs at least one of max, min, max_over, smaller_than, larger_than",
+        );
         return None;
     }
     ok.then_some(bounds)
@@ -795,7 +1004,13 @@ fn files(cx: &mut Cx, f: &Field) -> Option<Assertion> {
             match item.value.get_ref() {
                 DeValue::String(_) => {
                     if let Some(path) = item.container_path(cx) {
-                        present.push(FileExpectation { path, file_type: None, mode: None, uid: None, gid: None });
+                        present.push(FileExpectation {
+                            path,
+                            file_type: None,
+                            mode: None,
+                            uid: None,
+                            gid: None,
+                        });
                     }
                 }
                 DeValue::Table(_) => {
@@ -809,7 +1024,14 @@ fn files(cx: &mut Cx, f: &Field) -> Option<Assertion> {
                         }
                     };
                     let file_type = e.field("type").and_then(|ty| {
-                        ty.one_of(cx, &[("file", FileType::File), ("dir", FileType::Dir), ("symlink", FileType::Symlink)])
+                        ty.one_of(
+                            cx,
+                            &[
+                                ("file", FileType::File),
+                                ("dir", FileType::Dir),
+                                ("symlink", FileType::Symlink),
+                            ],
+                        )
                     });
                     let mode = e.field("mode").and_then(|m| {
                         let s = m.string(cx)?;
@@ -824,7 +1046,13 @@ fn files(cx: &mut Cx, f: &Field) -> Option<Assertion> {
                     let uid = e.field("uid").and_then(|u| u.unsigned(cx));
                     let gid = e.field("gid").and_then(|g| g.unsigned(cx));
                     if let Some(path) = path {
-                        present.push(FileExpectation { path, file_type, mode, uid, gid });
+                        present.push(FileExpectation {
+                            path,
+                            file_type,
+                            mode,
+                            uid,
+                            gid,
+                        });
                     }
                 }
                 _ => item.wrong_type(cx, "a path or a table { path, type, mode, uid, gid }"),
@@ -832,7 +1060,11 @@ fn files(cx: &mut Cx, f: &Field) -> Option<Assertion> {
         }
     }
     let absent = match t.field("absent") {
-        Some(a) => a.array(cx)?.iter().filter_map(|i| i.container_path(cx)).collect(),
+        Some(a) => a
+            .array(cx)?
+            .iter()
+            .filter_map(|i| i.container_path(cx))
+            .collect(),
         None => Vec::new(),
     };
     if present.is_empty() && absent.is_empty() {
@@ -862,8 +1094,12 @@ fn text_matcher(cx: &mut Cx, f: &Field, t: &Obj) -> Option<TextMatcher> {
         not_contains: t.field("not_contains").and_then(|x| x.string(cx)),
         matches,
     };
-    if m.equals.is_none() && m.contains.is_none() && m.not_contains.is_none() && m.matches.is_none() {
-        f.invalid(cx, "needs one of `equals`, `contains`, `not_contains`, `matches`");
+    if m.equals.is_none() && m.contains.is_none() && m.not_contains.is_none() && m.matches.is_none()
+    {
+        f.invalid(
+            cx,
+            "needs one of `equals`, `contains`, `not_contains`, `matches`",
+        );
         return None;
     }
     Some(m)
@@ -871,7 +1107,18 @@ fn text_matcher(cx: &mut Cx, f: &Field, t: &Obj) -> Option<TextMatcher> {
 
 fn config(cx: &mut Cx, f: &Field) -> Option<ConfigExpectation> {
     let t = f.table(cx)?;
-    t.only(cx, &["user", "workdir", "cmd", "entrypoint", "env", "labels", "exposed_ports"]);
+    t.only(
+        cx,
+        &[
+            "user",
+            "workdir",
+            "cmd",
+            "entrypoint",
+            "env",
+            "labels",
+            "exposed_ports",
+        ],
+    );
     let c = ConfigExpectation {
         user: t.field("user").and_then(|x| match x.value.get_ref() {
             DeValue::Integer(_) => x.unsigned(cx).map(|n| n.to_string()),
@@ -880,9 +1127,18 @@ fn config(cx: &mut Cx, f: &Field) -> Option<ConfigExpectation> {
         workdir: t.field("workdir").and_then(|x| x.string(cx)),
         cmd: t.field("cmd").and_then(|x| x.string_array(cx)),
         entrypoint: t.field("entrypoint").and_then(|x| x.string_array(cx)),
-        env: t.field("env").and_then(|x| x.string_map(cx)).unwrap_or_default(),
-        labels: t.field("labels").and_then(|x| x.string_map(cx)).unwrap_or_default(),
-        exposed_ports: t.field("exposed_ports").and_then(|x| x.string_array(cx)).unwrap_or_default(),
+        env: t
+            .field("env")
+            .and_then(|x| x.string_map(cx))
+            .unwrap_or_default(),
+        labels: t
+            .field("labels")
+            .and_then(|x| x.string_map(cx))
+            .unwrap_or_default(),
+        exposed_ports: t
+            .field("exposed_ports")
+            .and_then(|x| x.string_array(cx))
+            .unwrap_or_default(),
     };
     if t.table.is_empty() {
         f.invalid(cx, "`config` needs at least one field to compare");

@@ -15,7 +15,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = trimmed.split_at(split);
     let unit = unit.trim();
     let bad = || {
-        format!("invalid size {text:?}: expected a number of bytes or a number with a unit (B, kB, MB, GB, KiB, MiB, GiB)")
+        format!(
+            "invalid size {text:?}: expected a number of bytes or a number with a unit (B, kB, MB, GB, KiB, MiB, GiB)"
+        )
     };
     if number.is_empty() {
         return Err(bad());

@@ -1,0 +1,179 @@
+//! What dockgrade saw: facts about steps, gathered by the engine.
+//!
+//! Observations are plain data with no handles to the daemon, so checks are
+//! pure functions over them and are tested without Docker. A step that could
+//! not produce its facts says why in [`StepStatus`], distinguishing the
+//! student's failure (`Failed`) from the grader's or daemon's (`Error`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::spec::FileType;
+
+/// Everything observed in one exercise run, by step name.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    pub steps: BTreeMap<String, StepObservation>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StepObservation {
+    pub step: String,
+    pub duration: Duration,
+    pub status: StepStatus,
+    pub build: Option<BuildFacts>,
+    pub image: Option<ImageFacts>,
+    pub run: Option<RunFacts>,
+}
+
+impl StepObservation {
+    pub fn new(step: &str, status: StepStatus) -> Self {
+        StepObservation {
+            step: step.to_string(),
+            duration: Duration::ZERO,
+            status,
+            build: None,
+            image: None,
+            run: None,
+        }
+    }
+}
+
+/// Whether a step produced what its checks look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepStatus {
+    Done,
+    /// The submission made the step impossible (build failed, timed out,
+    /// image missing, a file refused). Checks on it fail with this reason.
+    Failed(String),
+    /// The grader or the daemon failed; not the student's doing.
+    Error(String),
+    /// Not attempted because a step it needs did not complete.
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildFacts {
+    pub succeeded: bool,
+    /// Bytes of build context sent to the daemon (tar stream size).
+    pub context_bytes: Option<u64>,
+    /// The end of the build output, for failure reports.
+    pub log_tail: String,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    pub id: String,
+    pub size: u64,
+    /// File system layers (RootFS.Layers).
+    pub layers: u64,
+    pub config: ImageConfig,
+    /// Per probed path: what the archive API said.
+    pub files: BTreeMap<String, FileProbe>,
+    /// The image's /etc/passwd, when asked for and present.
+    pub passwd: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub user: String,
+    pub workdir: String,
+    pub cmd: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub exposed_ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileProbe {
+    Missing,
+    Found(FileFacts),
+    /// The probe itself failed (not the same as a missing file).
+    Error(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileFacts {
+    /// `None` for kinds a check cannot ask about (devices, sockets…).
+    pub file_type: Option<FileType>,
+    /// Unix permission bits including setuid/setgid/sticky (e.g. 0o4755).
+    pub mode: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+    pub uid: Option<u64>,
+    pub gid: Option<u64>,
+    /// Content, for `file` checks (capped by the engine).
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    pub exit_code: Option<i64>,
+    pub timed_out: Option<Duration>,
+    pub oom_killed: bool,
+    pub stdout: String,
+    pub stderr: String,
+    /// Bytes past the capture cap, counted and dropped.
+    pub stdout_dropped: u64,
+    pub stderr_dropped: u64,
+    /// The user the process ran as: the run's `user`, else the image's.
+    pub user: String,
+    /// The container's /etc/passwd, when a user check needs it.
+    pub passwd: Option<String>,
+}
+
+/// Resolves a Docker `USER` value (`""`, `"1000"`, `"app"`, `"app:staff"`,
+/// `"1000:1000"`) to a uid, through `passwd` for names. Empty means root.
+pub fn resolve_uid(user: &str, passwd: Option<&str>) -> Result<u32, String> {
+    let name = user.split(':').next().unwrap_or("");
+    if name.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(uid) = name.parse::<u32>() {
+        return Ok(uid);
+    }
+    let Some(passwd) = passwd else {
+        return Err(format!(
+            "user `{name}` cannot be resolved: the image has no /etc/passwd"
+        ));
+    };
+    passwd
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let mut fields = l.split(':');
+            (fields.next() == Some(name))
+                .then(|| fields.nth(1).and_then(|uid| uid.parse::<u32>().ok()))?
+        })
+        .ok_or_else(|| format!("user `{name}` is not in the image's /etc/passwd"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\n# comment\napp:x:1000:1000::/home/app:/bin/sh\n";
+
+    #[test]
+    fn users_resolve_through_passwd() {
+        assert_eq!(resolve_uid("", None), Ok(0));
+        assert_eq!(resolve_uid("1000", None), Ok(1000));
+        assert_eq!(resolve_uid("1000:1000", None), Ok(1000));
+        assert_eq!(resolve_uid("app", Some(PASSWD)), Ok(1000));
+        assert_eq!(resolve_uid("app:staff", Some(PASSWD)), Ok(1000));
+        assert_eq!(resolve_uid("root", Some(PASSWD)), Ok(0));
+        assert!(
+            resolve_uid("ghost", Some(PASSWD))
+                .expect_err("unknown")
+                .contains("not in")
+        );
+        assert!(
+            resolve_uid("app", None)
+                .expect_err("no passwd")
+                .contains("no /etc/passwd")
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! The plan: what to do against the daemon for one exercise, decided up front.
+//!
+//! Planning is pure. It orders the steps into waves that may run at the same
+//! time, names the images dockgrade will tag (in its own namespace, never a
+//! user's tag), and gathers per image *everything* its checks will look at,
+//! so the engine inspects each image once and probes all its files through
+//! one created container.
+
+use std::collections::BTreeMap;
+
+use crate::spec::{Assertion, Exercise, ImageSource, Step, StepKind, UserExpectation};
+
+/// The repository all of dockgrade's images are tagged in.
+pub const IMAGE_REPOSITORY: &str = "dockgrade";
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub exercise: Exercise,
+    pub run_id: String,
+    pub steps: Vec<PlannedStep>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub step: Step,
+    /// Indices (into `Plan::steps`) that must finish first.
+    pub needs: Vec<usize>,
+    /// For builds: the tag dockgrade gives the image.
+    pub tag: Option<String>,
+    /// What to look at in the step's image (or, for runs, container).
+    pub probe: Probe,
+}
+
+/// What the checks on one step need to see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Probe {
+    pub files: BTreeMap<String, FileNeed>,
+    /// Read /etc/passwd to resolve a user name.
+    pub passwd: bool,
+}
+
+impl Probe {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && !self.passwd
+    }
+}
+
+/// How much of a file a check needs beyond its existence, type and mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileNeed {
+    pub content: bool,
+    pub owner: bool,
+}
+
+/// Builds the plan for `exercise` in run `run_id`.
+pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
+    let index: BTreeMap<&str, usize> = exercise
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut steps: Vec<PlannedStep> = exercise
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let needs = match &step.kind {
+                StepKind::Image { .. } => Vec::new(),
+                // A Dockerfile may start FROM any image named by an earlier
+                // image step, so builds wait for those to be present.
+                StepKind::Build(_) => exercise.steps[..i]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| matches!(s.kind, StepKind::Image { .. }))
+                    .map(|(j, _)| j)
+                    .collect(),
+                StepKind::Run(run) => match &run.image {
+                    ImageSource::Step(name) => {
+                        index.get(name.as_str()).copied().into_iter().collect()
+                    }
+                    ImageSource::Reference(_) => Vec::new(),
+                },
+            };
+            let tag = matches!(step.kind, StepKind::Build(_))
+                .then(|| image_tag(run_id, &exercise.id, &step.name));
+            PlannedStep {
+                step: step.clone(),
+                needs,
+                tag,
+                probe: Probe::default(),
+            }
+        })
+        .collect();
+    for check in &exercise.checks {
+        let Some(&i) = index.get(check.step.as_str()) else {
+            continue;
+        };
+        let probe = &mut steps[i].probe;
+        for a in &check.assertions {
+            match a {
+                Assertion::Files { present, absent } => {
+                    for p in present {
+                        let need = probe.files.entry(p.path.clone()).or_default();
+                        need.owner |= p.uid.is_some() || p.gid.is_some();
+                    }
+                    for p in absent {
+                        probe.files.entry(p.clone()).or_default();
+                    }
+                }
+                Assertion::File { path, .. } => {
+                    probe.files.entry(path.clone()).or_default().content = true
+                }
+                Assertion::User(UserExpectation::Uid(_) | UserExpectation::NotRoot) => {
+                    probe.passwd = true
+                }
+                _ => {}
+            }
+        }
+    }
+    Plan {
+        exercise: exercise.clone(),
+        run_id: run_id.to_string(),
+        steps,
+    }
+}
+
+impl Plan {
+    /// Steps grouped so that each group depends only on earlier groups.
+    pub fn waves(&self) -> Vec<Vec<usize>> {
+        let mut level = vec![0usize; self.steps.len()];
+        for (i, s) in self.steps.iter().enumerate() {
+            // Needs always point backwards (the spec only lets a step use
+            // earlier ones), so one forward pass settles every level.
+            level[i] = s.needs.iter().map(|&n| level[n] + 1).max().unwrap_or(0);
+        }
+        let depth = level.iter().copied().max().map_or(0, |m| m + 1);
+        let mut waves = vec![Vec::new(); depth];
+        for (i, l) in level.into_iter().enumerate() {
+            waves[l].push(i);
+        }
+        waves
+    }
+}
+
+/// `dockgrade:<run>-<exercise>-<step>`, cut to Docker's 128-character limit.
+pub fn image_tag(run_id: &str, exercise: &str, step: &str) -> String {
+    let raw = format!("{run_id}-{exercise}-{step}");
+    let tag: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(128)
+        .collect();
+    format!("{IMAGE_REPOSITORY}:{tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse_exercise;
+
+    const SPEC: &str = r#"
+id = "demo"
+title = "Demo"
+
+[[steps]]
+name = "base"
+image = "busybox:1.35"
+
+[[steps]]
+name = "final"
+build = { dockerfile = "Dockerfile" }
+
+[[steps]]
+name = "run-a"
+run = { image = "final", cmd = ["true"] }
+
+[[steps]]
+name = "run-b"
+run = { image = "busybox:1.35", cmd = ["true"] }
+
+[[checks]]
+name = "files"
+step = "final"
+files = { present = ["/a", { path = "/b", uid = 0 }], absent = ["/c"] }
+
+[[checks]]
+name = "content"
+step = "final"
+file = { path = "/a", contains = "x" }
+
+[[checks]]
+name = "user"
+step = "run-a"
+user = { not_root = true }
+"#;
+
+    fn demo() -> Plan {
+        let ex = parse_exercise("demo.toml", SPEC).expect("spec parses");
+        plan(&ex, "r1")
+    }
+
+    #[test]
+    fn builds_wait_for_base_images_and_runs_for_their_image() {
+        let p = demo();
+        assert_eq!(p.steps[1].needs, vec![0]);
+        assert_eq!(p.steps[2].needs, vec![1]);
+        assert!(p.steps[3].needs.is_empty());
+        assert_eq!(p.waves(), vec![vec![0, 3], vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn every_file_a_check_needs_is_probed_once() {
+        let p = demo();
+        let files = &p.steps[1].probe.files;
+        assert_eq!(files.keys().collect::<Vec<_>>(), vec!["/a", "/b", "/c"]);
+        assert_eq!(
+            files["/a"],
+            FileNeed {
+                content: true,
+                owner: false
+            }
+        );
+        assert_eq!(
+            files["/b"],
+            FileNeed {
+                content: false,
+                owner: true
+            }
+        );
+        assert!(p.steps[2].probe.passwd);
+        assert!(p.steps[0].probe.is_empty());
+    }
+
+    #[test]
+    fn builds_are_tagged_in_dockgrades_namespace() {
+        let p = demo();
+        assert_eq!(p.steps[1].tag.as_deref(), Some("dockgrade:r1-demo-final"));
+        assert_eq!(p.steps[0].tag, None);
+        assert_eq!(image_tag("r", "x y", "s").len(), "dockgrade:r-x_y-s".len());
+    }
+}

@@ -1,0 +1,385 @@
+//! The runner: drives plans through the engine and announces what happens.
+//!
+//! For each exercise it checks the submission's required files, plans, runs
+//! each wave of steps concurrently (bounded by `jobs`), turns the engine's
+//! results into observations, evaluates every check, and sends [`Event`]s.
+//! It holds no output logic: reporters do.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::check::{self, Outcome, Status};
+use crate::context;
+use crate::engine::{BuildRequest, Engine, ResolvedMount, StepError};
+use crate::event::{Event, ExercisePreview, ExerciseResult, StepSummary};
+use crate::observation::{BuildFacts, Observations, StepObservation, StepStatus};
+use crate::plan::{PlannedStep, plan};
+use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, StepKind};
+
+/// Where the files are and how hard to push the daemon.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The student's folder.
+    pub submission: PathBuf,
+    /// Steps run at the same time, at most.
+    pub jobs: usize,
+}
+
+/// A unique enough id for this run's resources: time and process.
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{:x}{:04x}",
+        (nanos / 1_000_000) & 0xff_ffff_ffff,
+        std::process::id() & 0xffff
+    )
+}
+
+pub fn preview(ex: &Exercise) -> ExercisePreview {
+    ExercisePreview {
+        id: ex.id.clone(),
+        title: ex.title.clone(),
+        section: ex.section.clone(),
+        max_points: ex.max_points(),
+        checks: ex.checks.iter().map(|c| c.name.clone()).collect(),
+    }
+}
+
+/// Grades every exercise in turn; events go to `events`.
+pub async fn run(
+    engine: &Engine,
+    exercises: &[Exercise],
+    options: &RunOptions,
+    events: &UnboundedSender<Event>,
+) -> Vec<ExerciseResult> {
+    let mut results = Vec::new();
+    for ex in exercises {
+        results.push(run_exercise(engine, ex, options, events).await);
+    }
+    results
+}
+
+async fn run_exercise(
+    engine: &Engine,
+    ex: &Exercise,
+    options: &RunOptions,
+    events: &UnboundedSender<Event>,
+) -> ExerciseResult {
+    let started = Instant::now();
+    let send = |e: Event| {
+        let _ = events.send(e);
+    };
+    send(Event::ExerciseStarted {
+        id: ex.id.clone(),
+        title: ex.title.clone(),
+    });
+
+    let missing: Vec<Outcome> = ex
+        .required
+        .iter()
+        .filter_map(|rel| context::require_file(&options.submission, rel).err())
+        .map(|e| {
+            Outcome::synthetic(
+                "required files are present",
+                Status::Failed,
+                e.to_string(),
+                Some(format!(
+                    "The submission must contain: {}.",
+                    ex.required
+                        .iter()
+                        .map(|r| format!("`{r}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            )
+        })
+        .collect();
+    let outcomes: Vec<Outcome>;
+    let mut summaries = Vec::new();
+    if !missing.is_empty() {
+        // Nothing is built from an incomplete submission.
+        let reason = "not run: the submission is incomplete".to_string();
+        outcomes = missing
+            .into_iter()
+            .chain(ex.checks.iter().map(|c| Outcome {
+                name: c.name.clone(),
+                step: c.step.clone(),
+                status: Status::Skipped,
+                points: 0,
+                max_points: c.points,
+                message: reason.clone(),
+                expected: None,
+                actual: None,
+                hint: c.hint.clone(),
+            }))
+            .collect();
+    } else {
+        let plan = plan(ex, engine.run_id());
+        let mut obs = Observations::default();
+        for wave in plan.waves() {
+            let done = &obs;
+            let finished: Vec<StepObservation> = futures_util::stream::iter(wave)
+                .map(|i| {
+                    let planned = &plan.steps[i];
+                    let blocked = planned.needs.iter().find_map(|&n| {
+                        let name = &plan.steps[n].step.name;
+                        match done.steps.get(name).map(|o| &o.status) {
+                            Some(StepStatus::Done) => None,
+                            _ => Some(format!("not run: step `{name}` did not complete")),
+                        }
+                    });
+                    async move {
+                        if let Some(reason) = blocked {
+                            return StepObservation::new(
+                                &planned.step.name,
+                                StepStatus::Skipped(reason),
+                            );
+                        }
+                        send(Event::StepStarted {
+                            exercise: ex.id.clone(),
+                            step: planned.step.name.clone(),
+                            kind: planned.step.kind.label(),
+                        });
+                        let t = Instant::now();
+                        let mut o = execute(engine, ex, planned, done, options, events).await;
+                        o.duration = t.elapsed();
+                        o
+                    }
+                })
+                .buffer_unordered(options.jobs.max(1))
+                .collect()
+                .await;
+            for o in finished {
+                let summary = summarize(&o, &plan.steps);
+                send(Event::StepFinished {
+                    exercise: ex.id.clone(),
+                    step: summary.clone(),
+                });
+                summaries.push(summary);
+                obs.steps.insert(o.step.clone(), o);
+            }
+        }
+        outcomes = ex.checks.iter().map(|c| check::evaluate(c, &obs)).collect();
+    }
+    for o in &outcomes {
+        send(Event::CheckFinished {
+            exercise: ex.id.clone(),
+            outcome: o.clone(),
+        });
+    }
+    let result = ExerciseResult {
+        id: ex.id.clone(),
+        title: ex.title.clone(),
+        section: ex.section.clone(),
+        points: outcomes.iter().map(|o| o.points).sum(),
+        max_points: ex.max_points(),
+        duration: started.elapsed(),
+        steps: summaries,
+        outcomes,
+    };
+    send(Event::ExerciseFinished {
+        result: result.clone(),
+    });
+    result
+}
+
+fn status_of(e: StepError) -> StepStatus {
+    match e {
+        StepError::Submission(m) => StepStatus::Failed(m),
+        StepError::Infrastructure(m) => StepStatus::Error(m),
+    }
+}
+
+async fn execute(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    done: &Observations,
+    options: &RunOptions,
+    events: &UnboundedSender<Event>,
+) -> StepObservation {
+    let name = planned.step.name.as_str();
+    let mut o = StepObservation::new(name, StepStatus::Done);
+    match &planned.step.kind {
+        StepKind::Image { reference, pull } => {
+            let got = match engine.ensure_image(reference, *pull).await {
+                Ok(()) => engine.image_facts(reference, &planned.probe).await,
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(facts) => o.image = Some(facts),
+                Err(e) => o.status = status_of(e),
+            }
+        }
+        StepKind::Build(build) => {
+            let root = options.submission.clone();
+            let (ctx_rel, file_rel) = (build.context.clone(), build.dockerfile.clone());
+            let collected =
+                tokio::task::spawn_blocking(move || context::collect(&root, &ctx_rel, &file_rel))
+                    .await;
+            let ctx = match collected {
+                Ok(Ok(ctx)) => ctx,
+                Ok(Err(e)) => {
+                    o.build = Some(BuildFacts {
+                        succeeded: false,
+                        error: Some(e.to_string()),
+                        ..Default::default()
+                    });
+                    o.status = StepStatus::Failed(format!("build not attempted: {e}"));
+                    return o;
+                }
+                Err(e) => {
+                    o.status = StepStatus::Error(format!("reading the build context: {e}"));
+                    return o;
+                }
+            };
+            let request = BuildRequest {
+                tag: planned.tag.clone().unwrap_or_default(),
+                target: build.target.clone(),
+                args: build.args.clone(),
+                no_cache: build.no_cache,
+            };
+            let progress = |line: &str| {
+                if line.starts_with("Step ") {
+                    let _ = events.send(Event::StepProgress {
+                        exercise: ex.id.clone(),
+                        step: name.to_string(),
+                        line: line.to_string(),
+                    });
+                }
+            };
+            let outcome = engine.build(ctx, &request, &progress).await;
+            o.build = Some(outcome.facts.clone());
+            match (outcome.image_id, outcome.infrastructure_error) {
+                (_, Some(infra)) => {
+                    o.status =
+                        StepStatus::Error(format!("the daemon failed during the build: {infra}"))
+                }
+                (Some(id), None) => match engine.image_facts(&id, &planned.probe).await {
+                    Ok(facts) => o.image = Some(facts),
+                    Err(e) => o.status = status_of(e),
+                },
+                (None, None) => {
+                    let why = outcome
+                        .facts
+                        .error
+                        .unwrap_or_else(|| "no image was produced".into());
+                    o.status = StepStatus::Failed(format!("build failed: {why}"));
+                }
+            }
+        }
+        StepKind::Run(run) => {
+            let (image_id, image_user) = match &run.image {
+                ImageSource::Step(step) => {
+                    match done.steps.get(step).and_then(|s| s.image.as_ref()) {
+                        Some(img) => (img.id.clone(), img.config.user.clone()),
+                        None => {
+                            o.status =
+                                StepStatus::Skipped(format!("not run: step `{step}` has no image"));
+                            return o;
+                        }
+                    }
+                }
+                ImageSource::Reference(reference) => {
+                    let facts = match engine.ensure_image(reference, PullPolicy::Missing).await {
+                        Ok(()) => engine.image_facts(reference, &Default::default()).await,
+                        Err(e) => Err(e),
+                    };
+                    match facts {
+                        Ok(img) => (img.id, img.config.user),
+                        Err(e) => {
+                            o.status = status_of(e);
+                            return o;
+                        }
+                    }
+                }
+            };
+            let mut mounts = Vec::new();
+            for m in &run.mounts {
+                let host_source = match m {
+                    Mount::Bind { source, .. } => {
+                        match context::resolve_inside(&options.submission, source) {
+                            Ok(p) => Some(p),
+                            Err(e) => {
+                                o.status =
+                                    StepStatus::Failed(format!("cannot mount `{source}`: {e}"));
+                                return o;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                mounts.push(ResolvedMount {
+                    mount: m.clone(),
+                    host_source,
+                });
+            }
+            let container = format!("dockgrade-{}-{}-{}", engine.run_id(), ex.id, name);
+            match engine
+                .run(
+                    &container,
+                    &image_id,
+                    &image_user,
+                    run,
+                    &mounts,
+                    &planned.probe,
+                )
+                .await
+            {
+                Ok(facts) => {
+                    if let Some(after) = facts.timed_out {
+                        o.status = StepStatus::Failed(check::timed_out_message(after));
+                    }
+                    o.run = Some(facts);
+                }
+                Err(e) => o.status = status_of(e),
+            }
+        }
+    }
+    o
+}
+
+fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
+    let kind = steps
+        .iter()
+        .find(|p| p.step.name == o.step)
+        .map_or("step", |p| p.step.kind.label());
+    let (status, message) = match &o.status {
+        StepStatus::Done => ("done", None),
+        StepStatus::Failed(m) => ("failed", Some(m.clone())),
+        StepStatus::Error(m) => ("error", Some(m.clone())),
+        StepStatus::Skipped(m) => ("skipped", Some(m.clone())),
+    };
+    let log = match (&o.build, &o.run) {
+        (Some(b), _) => b.log_tail.clone(),
+        (_, Some(r)) => {
+            let mut log = String::new();
+            if !r.stdout.is_empty() {
+                log.push_str(&format!("--- stdout ---\n{}\n", r.stdout));
+            }
+            if !r.stderr.is_empty() {
+                log.push_str(&format!("--- stderr ---\n{}\n", r.stderr));
+            }
+            log
+        }
+        _ => String::new(),
+    };
+    StepSummary {
+        name: o.step.clone(),
+        kind,
+        duration: o.duration,
+        status,
+        message,
+        image_id: o.image.as_ref().map(|i| i.id.clone()),
+        size: o.image.as_ref().map(|i| i.size),
+        layers: o.image.as_ref().map(|i| i.layers),
+        exit_code: o.run.as_ref().and_then(|r| r.exit_code),
+        context_bytes: o.build.as_ref().and_then(|b| b.context_bytes),
+        log,
+    }
+}

@@ -453,15 +453,17 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         }
     }
 
-    let steps = steps(cx, root);
-    let checks = checks(cx, root, steps.as_deref().unwrap_or(&[]));
+    // Checks are validated against the steps that parsed, so a broken step
+    // does not hide the mistakes in the checks below it.
+    let (steps, declared, steps_ok) = steps(cx, root);
+    let checks = checks(cx, root, &steps, &declared);
     Some(Exercise {
         id: id?,
         title: title?,
         section,
         description,
         required,
-        steps: steps?,
+        steps: steps_ok.then_some(steps)?,
         checks: checks?,
     })
 }
@@ -495,8 +497,11 @@ fn table_array<'a, 'i>(cx: &mut Cx, root: &Obj<'a, 'i>, key: &str) -> Option<Vec
     Some(items.iter().filter_map(|f| f.table(cx)).collect())
 }
 
-fn steps(cx: &mut Cx, root: &Obj) -> Option<Vec<Step>> {
-    let tables = table_array(cx, root, "steps")?;
+/// The steps that parsed, every step name declared, and whether all parsed.
+fn steps(cx: &mut Cx, root: &Obj) -> (Vec<Step>, BTreeSet<String>, bool) {
+    let Some(tables) = table_array(cx, root, "steps") else {
+        return (Vec::new(), BTreeSet::new(), false);
+    };
     let before = cx.errors.len();
     let mut steps: Vec<Step> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -549,7 +554,8 @@ fn steps(cx: &mut Cx, root: &Obj) -> Option<Vec<Step>> {
             steps.push(Step { name, kind });
         }
     }
-    (cx.errors.len() == before).then_some(steps)
+    let ok = cx.errors.len() == before;
+    (steps, seen, ok)
 }
 
 fn image_step(cx: &mut Cx, t: &Obj) -> Option<StepKind> {
@@ -744,7 +750,12 @@ const ASSERTIONS: [&str; 11] = [
     "stderr",
 ];
 
-fn checks(cx: &mut Cx, root: &Obj, steps: &[Step]) -> Option<Vec<Check>> {
+fn checks(
+    cx: &mut Cx,
+    root: &Obj,
+    steps: &[Step],
+    declared: &BTreeSet<String>,
+) -> Option<Vec<Check>> {
     let tables = table_array(cx, root, "checks")?;
     let before = cx.errors.len();
     let mut out = Vec::new();
@@ -763,8 +774,9 @@ fn checks(cx: &mut Cx, root: &Obj, steps: &[Step]) -> Option<Vec<Check>> {
                 .and_then(|s| match steps.iter().find(|st| st.name == s) {
                     Some(st) => Some(st),
                     None => {
-                        // Only say "no such step" when the steps themselves parsed.
-                        if !steps.is_empty() {
+                        // A step with errors of its own is missing from `steps`
+                        // and has been reported already.
+                        if !declared.contains(&s) {
                             f.invalid(cx, format!("no step named {s:?}"));
                         }
                         None
@@ -833,8 +845,13 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
         f.invalid(
             cx,
             format!(
-                "`{key}` {why}; step `{}` is a {} step",
+                "`{key}` {why}; step `{}` is {} {} step",
                 step.name,
+                if matches!(step.kind, StepKind::Image { .. }) {
+                    "an"
+                } else {
+                    "a"
+                },
                 step.kind.label()
             ),
         );

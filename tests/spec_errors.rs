@@ -1,0 +1,142 @@
+//! Spec errors: every mistake in a file, each at the offending key's
+//! file:line:column, rendered as the terminal shows them (snapshots).
+
+use dockgrade::spec::{SpecError, parse_exercise};
+
+fn render(file: &str, text: &str) -> String {
+    match parse_exercise(file, text) {
+        Ok(_) => panic!("{file} should not parse"),
+        Err(errors) => errors
+            .iter()
+            .map(SpecError::render)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+#[test]
+fn all_errors_of_a_file_are_reported_at_once() {
+    let text = r#"id = "many-mistakes"
+title = "Many mistakes"
+sectoin = "2.2"
+
+[submission]
+required = ["../outside", "/etc/passwd", "ok.txt"]
+
+[[steps]]
+name = "base"
+image = "debian:bookworm-slim"
+pull = "never"
+
+[[steps]]
+name = "base"
+pull = "sometimes"
+build = { dockerfile = "Dockerfile", context = "..", no_cache = "yes" }
+
+[[steps]]
+name = "Final Image"
+run = { image = "base", timeout = "forever", network = "host", mounts = [{ type = "bind", target = "data" }] }
+
+[[checks]]
+name = "size"
+step = "base"
+size = { max_over = "nowhere", by = "10 XB" }
+exit_code = 0
+
+[[checks]]
+name = "output"
+step = "base"
+stdout = { matches = "(unclosed" }
+points = -1
+
+[[checks]]
+name = "nothing"
+step = "ghost"
+"#;
+    insta::assert_snapshot!(render("exercises/many-mistakes.toml", text));
+}
+
+#[test]
+fn syntax_errors_point_into_the_toml() {
+    insta::assert_snapshot!(render(
+        "exercises/broken.toml",
+        "id = \"broken\"\ntitle = \"x\n[[steps]]\n"
+    ));
+}
+
+#[test]
+fn assertions_must_fit_their_step() {
+    let text = r#"id = "kinds"
+title = "Kinds"
+
+[[steps]]
+name = "img"
+image = "busybox:1.35"
+
+[[steps]]
+name = "run"
+run = { image = "img" }
+
+[[steps]]
+name = "rerun"
+run = { image = "run" }
+
+[[checks]]
+name = "exit code on an image"
+step = "img"
+exit_code = 0
+
+[[checks]]
+name = "files on a run"
+step = "run"
+files = { present = ["relative/path"] }
+build = "succeeds"
+
+[[checks]]
+name = "empty"
+step = "img"
+user = { }
+layers = { }
+config = { }
+"#;
+    insta::assert_snapshot!(render("exercises/kinds.toml", text));
+}
+
+#[test]
+fn the_id_must_match_the_file_name() {
+    let text = "id = \"other\"\ntitle = \"t\"\n[[steps]]\nname = \"i\"\nimage = \"x:1\"\n[[checks]]\nname = \"c\"\nstep = \"i\"\nlayers = { max = 3 }\n";
+    insta::assert_snapshot!(render("exercises/mine.toml", text));
+}
+
+#[test]
+fn a_valid_spec_parses_into_the_model() {
+    let text = r#"id = "ok"
+title = "Fine"
+section = 2.2
+[[steps]]
+name = "b"
+build = { dockerfile = "sub/Dockerfile.x", context = "./sub/", target = "stage", args = { A = "1", B = 2 } }
+[[checks]]
+name = "c"
+step = "b"
+size = { max = "1.5 GB", min = 1024 }
+context = { max = "1 MiB" }
+"#;
+    let ex = parse_exercise("exercises/ok.toml", text).expect("parses");
+    assert_eq!(ex.section.as_deref(), Some("2.2"));
+    let dockgrade::spec::StepKind::Build(b) = &ex.steps[0].kind else {
+        panic!("a build step")
+    };
+    assert_eq!(
+        (
+            b.dockerfile.as_str(),
+            b.context.as_str(),
+            b.target.as_deref()
+        ),
+        ("sub/Dockerfile.x", "sub", Some("stage"))
+    );
+    assert_eq!(b.args.get("B").map(String::as_str), Some("2"));
+    let check = &ex.checks[0];
+    assert_eq!(check.points, 1);
+    assert_eq!(check.assertions.len(), 2);
+}

@@ -21,7 +21,12 @@ daemon_answers() {
   else
     local sock=${DOCKER_HOST:-}; sock=${sock#unix://}
     sock=${sock:-/var/run/docker.sock}
-    [ -S "$sock" ] && curl -fsS --max-time 3 --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1
+    [ -S "$sock" ] || return 1
+    if command -v curl >/dev/null 2>&1; then
+      curl -fsS --max-time 3 --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1
+    else
+      docker version >/dev/null 2>&1
+    fi
   fi
 }
 

@@ -141,19 +141,6 @@ impl BuildContext {
             .map(|e| String::from_utf8_lossy(&e.name).into_owned())
             .collect()
     }
-
-    /// The largest files, biggest first, for messages about a heavy context.
-    pub fn largest(&self, n: usize) -> Vec<(&ContextEntry, u64)> {
-        let mut files: Vec<_> = self
-            .entries
-            .iter()
-            .filter(|e| e.kind == EntryKind::File)
-            .map(|e| (e, e.size))
-            .collect();
-        files.sort_by(|a, b| b.1.cmp(&a.1));
-        files.truncate(n);
-        files
-    }
 }
 
 /// The name under which a Dockerfile from outside the context is added.

@@ -311,7 +311,7 @@ impl Engine {
                 Err(DockerError::DockerResponseServerError {
                     status_code,
                     message,
-                }) if status_code < 500 || status_code == 500 => {
+                }) if status_code <= 500 => {
                     failure = Some((false, message.trim().to_string()));
                     break;
                 }

@@ -17,14 +17,22 @@ fn check(exercise: &str, submission: &std::path::Path) -> (i32, serde_json::Valu
         .arg(report.path())
         .output()
         .expect("runs");
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("JSON");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.path()).expect("report")).expect("JSON");
     assert_nothing_left(json["run_id"].as_str().expect("run id"));
-    (out.status.code().expect("code"), json, String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.code().expect("code"),
+        json,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
 fn the_reference_solution_of_02_first_image_passes() {
-    let (code, json, stdout) = check("02-first-image", &fixture_dir().join("solutions/02-first-image"));
+    let (code, json, stdout) = check(
+        "02-first-image",
+        &fixture_dir().join("solutions/02-first-image"),
+    );
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(json["totals"]["points"], json["totals"]["max_points"]);
 }
@@ -33,16 +41,32 @@ fn the_reference_solution_of_02_first_image_passes() {
 fn a_wrong_workdir_fails_02_first_image_with_a_hint() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = fixture_dir().join("solutions/02-first-image");
-    let copy = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).status();
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .status();
     assert!(copy.expect("cp").success());
     let dockerfile = dir.path().join("Dockerfile.02");
-    let text = std::fs::read_to_string(&dockerfile).expect("read").replace("WORKDIR /software", "WORKDIR /app");
+    let text = std::fs::read_to_string(&dockerfile)
+        .expect("read")
+        .replace("WORKDIR /software", "WORKDIR /app");
     std::fs::write(&dockerfile, text).expect("write");
     let (code, json, stdout) = check("02-first-image", dir.path());
     assert_eq!(code, 1, "{stdout}");
     let checks = json["exercises"][0]["checks"].as_array().expect("checks");
-    let failed: Vec<&str> = checks.iter().filter(|c| c["status"] == "failed").map(|c| c["name"].as_str().expect("name")).collect();
-    assert_eq!(failed, vec!["the working directory is /software", "the course files are in the image"]);
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["status"] == "failed")
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            "the working directory is /software",
+            "the course files are in the image"
+        ]
+    );
     assert!(stdout.contains("hint: Add `WORKDIR /software`"), "{stdout}");
 }
 
@@ -50,10 +74,21 @@ fn a_wrong_workdir_fails_02_first_image_with_a_hint() {
 fn the_starter_dockerfile_does_not_pass_yet() {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = fixture_dir().join("solutions/02-first-image");
-    let copy = std::process::Command::new("cp").arg("-a").arg(format!("{}/.", src.display())).arg(dir.path()).status();
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", src.display()))
+        .arg(dir.path())
+        .status();
     assert!(copy.expect("cp").success());
-    std::fs::copy(fixture_dir().join("Dockerfiles/Dockerfile.02"), dir.path().join("Dockerfile.02")).expect("copy starter");
+    std::fs::copy(
+        fixture_dir().join("Dockerfiles/Dockerfile.02"),
+        dir.path().join("Dockerfile.02"),
+    )
+    .expect("copy starter");
     let (code, json, stdout) = check("02-first-image", dir.path());
     assert_eq!(code, 1, "{stdout}");
-    assert!(json["totals"]["failed"].as_u64().expect("failed") >= 3, "{stdout}");
+    assert!(
+        json["totals"]["failed"].as_u64().expect("failed") >= 3,
+        "{stdout}"
+    );
 }

@@ -338,3 +338,69 @@ fn listing(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+#[test]
+fn ctrl_c_stops_the_run_removes_everything_and_writes_a_partial_report() {
+    let ws = Workspace::new();
+    let id = format!("interrupt-{}", std::process::id());
+    ws.write(
+        &format!("exercises/{id}.toml"),
+        format!(
+            "id = \"{id}\"\ntitle = \"Interrupted\"\n[[steps]]\nname = \"long\"\n\
+             run = {{ image = \"busybox:1.35\", cmd = [\"sleep\", \"300\"], timeout = \"200s\" }}\n\
+             [[checks]]\nname = \"finishes\"\nstep = \"long\"\nexit_code = 0\n"
+        ),
+    );
+    let report = ws.path("report.json");
+    let bin = assert_cmd::cargo::cargo_bin("dockgrade");
+    let mut child = std::process::Command::new(bin)
+        .current_dir(ws.path("."))
+        .args(["check", "--json"])
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawns");
+    // Wait until the container runs, then press Ctrl-C.
+    let filter = format!("name={id}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::docker(&["ps", "-q", "--filter", &filter])
+        .stdout
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the container never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let signalled = std::time::Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("waits");
+    assert!(
+        signalled.elapsed().as_secs() < 10,
+        "took {:?} to stop",
+        signalled.elapsed()
+    );
+    assert_eq!(status.code(), Some(130));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report")).expect("JSON");
+    assert_eq!(json["interrupted"], "SIGINT");
+    let c = check_named(&json, "finishes");
+    assert_eq!(
+        (c["status"].as_str(), c["message"].as_str()),
+        (Some("skipped"), Some("not run: interrupted by SIGINT"))
+    );
+    common::assert_nothing_left(json["run_id"].as_str().expect("run id"));
+    assert!(
+        common::docker(&["ps", "-aq", "--filter", &filter])
+            .stdout
+            .is_empty(),
+        "container left"
+    );
+}

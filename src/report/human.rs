@@ -100,7 +100,8 @@ impl<W: Write + Send> HumanReporter<W> {
             Status::Skipped => line.push_str(&format!("\n      {}", o.message)),
             Status::Error => line.push_str(&format!("\n      error: {}", o.message)),
         }
-        if o.status != Status::Passed
+        // A hint says what to change; it only helps when the submission failed.
+        if o.status == Status::Failed
             && let Some(h) = &o.hint
         {
             line.push_str(&format!("\n      {} {h}", self.paint("36", "hint:")));
@@ -199,7 +200,11 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                     parts.push(format!("{} skipped", t.skipped));
                 }
                 if t.error > 0 {
-                    parts.push(format!("{} errors", t.error));
+                    parts.push(format!(
+                        "{} error{}",
+                        t.error,
+                        if t.error == 1 { "" } else { "s" }
+                    ));
                 }
                 let noun = if t.exercises == 1 {
                     "exercise"
@@ -229,5 +234,115 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::StepSummary;
+
+    fn outcome(name: &str, status: Status, points: u32) -> Outcome {
+        let failed = status == Status::Failed;
+        Outcome {
+            name: name.into(),
+            step: "image".into(),
+            status,
+            points: if status == Status::Passed { points } else { 0 },
+            max_points: points,
+            message: match status {
+                Status::Skipped => "not run: step `image` did not complete".into(),
+                Status::Error => "inspecting the image: connection refused".into(),
+                _ => String::new(),
+            },
+            expected: failed.then(|| "WORKDIR \"/software\"".into()),
+            actual: failed.then(|| "WORKDIR \"/app\"".into()),
+            hint: Some("Add `WORKDIR /software`.".into()),
+        }
+    }
+
+    fn render(events: &[Event], color: bool) -> String {
+        let mut buf = Vec::new();
+        {
+            let mut r = HumanReporter::new(&mut buf, color, false);
+            for e in events {
+                r.report(e).expect("writes");
+            }
+        }
+        String::from_utf8(buf).expect("utf-8")
+    }
+
+    fn events() -> Vec<Event> {
+        let outcomes = vec![
+            outcome("Dockerfile.02 builds", Status::Passed, 2),
+            outcome("the working directory is /software", Status::Failed, 2),
+            outcome("the container greets you", Status::Skipped, 3),
+            outcome("the image is small", Status::Error, 1),
+        ];
+        let step = StepSummary {
+            name: "image".into(),
+            kind: "build",
+            duration: Duration::from_millis(1500),
+            status: "failed",
+            message: Some(
+                "build failed: The command '/bin/sh -c exit 7' returned a non-zero code: 7".into(),
+            ),
+            image_id: None,
+            size: None,
+            layers: None,
+            exit_code: None,
+            context_bytes: Some(4608),
+            log: "Step 1/2 : FROM busybox:1.35\n ---> abcdef123456\nStep 2/2 : RUN exit 7".into(),
+        };
+        let result = ExerciseResult {
+            id: "02-first-image".into(),
+            title: "Build your first image".into(),
+            section: Some("2.2".into()),
+            points: 2,
+            max_points: 8,
+            duration: Duration::from_secs(2),
+            steps: vec![step.clone()],
+            outcomes: outcomes.clone(),
+        };
+        let mut events = vec![
+            Event::ExerciseStarted {
+                id: result.id.clone(),
+                title: result.title.clone(),
+            },
+            Event::StepStarted {
+                exercise: result.id.clone(),
+                step: "image".into(),
+                kind: "build",
+            },
+            Event::StepFinished {
+                exercise: result.id.clone(),
+                step,
+            },
+        ];
+        events.extend(outcomes.into_iter().map(|o| Event::CheckFinished {
+            exercise: result.id.clone(),
+            outcome: o,
+        }));
+        events.push(Event::ExerciseFinished { result });
+        events.push(Event::RunFinished {
+            duration: Duration::from_secs(2),
+            interrupted: None,
+        });
+        events
+    }
+
+    #[test]
+    fn the_terminal_report_reads_well() {
+        insta::assert_snapshot!(render(&events(), false));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(!render(&events(), false).contains('\u{1b}'));
+        let coloured = render(&events(), true);
+        assert!(
+            coloured.contains("\u{1b}[31m✗\u{1b}[0m the working directory is /software"),
+            "{coloured}"
+        );
     }
 }

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount as DockerMount, MountType, VolumeCreateRequest,
+    ContainerCreateBody, HostConfig, ImageInspect, Mount as DockerMount, MountType,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, BuildImageOptionsBuilder, ContainerArchiveInfoOptionsBuilder,
@@ -193,42 +194,61 @@ impl Engine {
         }
     }
 
-    /// Makes sure `reference` exists locally, pulling it as `pull` says.
-    pub async fn ensure_image(&self, reference: &str, pull: PullPolicy) -> Result<(), StepError> {
-        let present = match self.docker.inspect_image(reference).await {
-            Ok(_) => true,
-            Err(e) if is_not_found(&e) => false,
-            Err(e) => return Err(StepError::daemon("inspecting the image", e)),
-        };
+    /// Finds (pulling as `pull` says) and inspects a named image, then
+    /// probes what its checks need. The image is inspected once.
+    pub async fn image(
+        &self,
+        reference: &str,
+        pull: PullPolicy,
+        probe: &Probe,
+    ) -> Result<ImageFacts, StepError> {
+        let found = self.inspect(reference).await?;
         let must_pull = match pull {
             PullPolicy::Always => true,
-            PullPolicy::Missing => !present,
+            PullPolicy::Missing => found.is_none(),
             PullPolicy::Never => false,
         };
-        if !must_pull {
-            return if present {
-                Ok(())
-            } else {
-                Err(StepError::Submission(format!(
+        let inspect = match (found, must_pull) {
+            (Some(inspect), false) => inspect,
+            (None, false) => {
+                return Err(StepError::Submission(format!(
                     "image `{reference}` is not present (pull = \"never\")"
-                )))
-            };
-        }
-        let options = CreateImageOptionsBuilder::default()
-            .from_image(reference)
-            .build();
-        let result: Result<Vec<_>, _> = self
-            .docker
-            .create_image(Some(options), None, None)
-            .try_collect()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(_) if present => Ok(()), // "always" but the registry is away: the local copy serves.
-            Err(e) => Err(StepError::Submission(format!(
-                "image `{reference}` is not present and could not be pulled: {}",
-                describe(&e)
-            ))),
+                )));
+            }
+            (found, true) => {
+                let options = CreateImageOptionsBuilder::default()
+                    .from_image(reference)
+                    .build();
+                let pulled: Result<Vec<_>, _> = self
+                    .docker
+                    .create_image(Some(options), None, None)
+                    .try_collect()
+                    .await;
+                match (pulled, found) {
+                    (Ok(_), _) => self.inspect(reference).await?.ok_or_else(|| {
+                        StepError::Infrastructure(format!(
+                            "image `{reference}` vanished right after its pull"
+                        ))
+                    })?,
+                    // "always", but the registry is away: the local copy serves.
+                    (Err(_), Some(inspect)) => inspect,
+                    (Err(e), None) => {
+                        return Err(StepError::Submission(format!(
+                            "image `{reference}` is not present and could not be pulled: {}",
+                            describe(&e)
+                        )));
+                    }
+                }
+            }
+        };
+        self.facts(inspect, probe).await
+    }
+
+    async fn inspect(&self, reference: &str) -> Result<Option<ImageInspect>, StepError> {
+        match self.docker.inspect_image(reference).await {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(StepError::daemon("inspecting the image", e)),
         }
     }
 
@@ -382,17 +402,17 @@ impl Engine {
         }
     }
 
-    /// Inspects `image` once and probes the files its checks need.
-    pub async fn image_facts(&self, image: &str, probe: &Probe) -> Result<ImageFacts, StepError> {
-        let inspect = match self.docker.inspect_image(image).await {
-            Ok(i) => i,
-            Err(e) if is_not_found(&e) => {
-                return Err(StepError::Submission(format!(
-                    "image `{image}` does not exist"
-                )));
-            }
-            Err(e) => return Err(StepError::daemon("inspecting the image", e)),
-        };
+    /// Inspects an image dockgrade built (by id) and probes what its checks need.
+    pub async fn built_image(&self, id: &str, probe: &Probe) -> Result<ImageFacts, StepError> {
+        match self.inspect(id).await? {
+            Some(inspect) => self.facts(inspect, probe).await,
+            None => Err(StepError::Infrastructure(format!(
+                "the image just built ({id}) is gone"
+            ))),
+        }
+    }
+
+    async fn facts(&self, inspect: ImageInspect, probe: &Probe) -> Result<ImageFacts, StepError> {
         let config = inspect.config.unwrap_or_default();
         let mut exposed = config.exposed_ports.unwrap_or_default();
         exposed.sort();

@@ -207,11 +207,7 @@ async fn execute(
     let mut o = StepObservation::new(name, StepStatus::Done);
     match &planned.step.kind {
         StepKind::Image { reference, pull } => {
-            let got = match engine.ensure_image(reference, *pull).await {
-                Ok(()) => engine.image_facts(reference, &planned.probe).await,
-                Err(e) => Err(e),
-            };
-            match got {
+            match engine.image(reference, *pull, &planned.probe).await {
                 Ok(facts) => o.image = Some(facts),
                 Err(e) => o.status = status_of(e),
             }
@@ -260,7 +256,7 @@ async fn execute(
                     o.status =
                         StepStatus::Error(format!("the daemon failed during the build: {infra}"))
                 }
-                (Some(id), None) => match engine.image_facts(&id, &planned.probe).await {
+                (Some(id), None) => match engine.built_image(&id, &planned.probe).await {
                     Ok(facts) => o.image = Some(facts),
                     Err(e) => o.status = status_of(e),
                 },
@@ -286,11 +282,10 @@ async fn execute(
                     }
                 }
                 ImageSource::Reference(reference) => {
-                    let facts = match engine.ensure_image(reference, PullPolicy::Missing).await {
-                        Ok(()) => engine.image_facts(reference, &Default::default()).await,
-                        Err(e) => Err(e),
-                    };
-                    match facts {
+                    match engine
+                        .image(reference, PullPolicy::Missing, &Default::default())
+                        .await
+                    {
                         Ok(img) => (img.id, img.config.user),
                         Err(e) => {
                             o.status = status_of(e);

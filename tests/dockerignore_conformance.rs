@@ -111,19 +111,52 @@ fn dockgrade_sends_the_same_context_as_docker_build() {
             expected.lines().count() > 1,
             "{case}: suspiciously empty reference:\n{expected}"
         );
-        let spec = format!(
+        let mut spec = format!(
             "id = \"conformance\"\ntitle = \"{case}\"\n\
              [[steps]]\nname = \"image\"\nbuild = {{ dockerfile = \"Dockerfile\" }}\n\
              [[steps]]\nname = \"list\"\nrun = {{ image = \"image\" }}\n\
              [[checks]]\nname = \"same files\"\nstep = \"list\"\nstdout = {{ equals = {expected:?} }}\n"
         );
+        // One check per path, so a difference names the file.
+        for path in TREE.iter().chain(&["Dockerfile", ".dockerignore"]) {
+            let line = format!("./{path}\n");
+            let (verb, key) = if expected.contains(&line) {
+                ("has", "contains")
+            } else {
+                ("lacks", "not_contains")
+            };
+            spec.push_str(&format!(
+                "[[checks]]\nname = \"{verb} {path}\"\nstep = \"list\"\nstdout = {{ {key} = {line:?} }}\n"
+            ));
+        }
         ws.write("exercises/conformance.toml", spec);
         let (code, stdout, report) = ws.check(&["--submission", "sub"]);
         if code != 0 {
             let c = check_named(&report, "same files");
+            // The report's excerpt is short: diff against what the library
+            // decides to send, and what the image listed.
+            let sent = dockgrade::context::collect(
+                &ws.path("sub"),
+                &dockgrade::spec::RelPath::new(".").expect("root"),
+                &dockgrade::spec::RelPath::new("Dockerfile").expect("path"),
+            )
+            .map(|ctx| ctx.names())
+            .unwrap_or_default();
+            let reference: Vec<&str> = expected.lines().collect();
+            let extra: Vec<&String> = sent
+                .iter()
+                .filter(|n| !reference.contains(&format!("./{n}").as_str()))
+                .collect();
+            let differing: Vec<&str> = report["exercises"][0]["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .filter(|c| c["status"] != "passed" && c["name"] != "same files")
+                .map(|c| c["name"].as_str().expect("name"))
+                .collect();
             mismatches.push(format!(
-                "{case}: expected\n{expected}\ngot {}\n{stdout}",
-                c["actual"]
+                "{case}: {}\n  per path: {differing:?}\n  dockgrade's walk sends, beyond docker: {extra:?}\n{stdout}",
+                c["message"]
             ));
         }
     }

@@ -149,7 +149,12 @@ const BAD_DOCKERFILE: &str = r#"FROM busybox:1.35
 COPY greet.sh /greet.sh
 COPY big.bin /big.bin
 RUN mkdir -p /usr/bin && touch /usr/bin/git && sed -i 's/GREETING/bye/' /greet.sh && chmod 700 /greet.sh
-CMD ["sh", "-c", "/greet.sh; exit 3"]
+RUN touch /1
+RUN touch /2
+RUN touch /3
+RUN touch /4
+RUN touch /5
+CMD ["sh", "-c", "/greet.sh 2>/dev/null; exit 3"]
 "#;
 
 #[test]
@@ -171,7 +176,7 @@ fn each_check_kind_reports_what_was_expected_and_what_was_seen() {
         failed("config"),
         (
             r#"USER "app", WORKDIR "/app", CMD ["/app/greet.sh"], ENV MODE "prod", LABEL course "docker", EXPOSE 8080/tcp exposed"#.into(),
-            r#"USER "", WORKDIR "", CMD ["sh","-c","/greet.sh; exit 3"], ENV MODE unset, LABEL course unset, EXPOSE 8080/tcp not exposed"#.into()
+            r#"USER "", WORKDIR "", CMD ["sh","-c","/greet.sh 2>/dev/null; exit 3"], ENV MODE unset, LABEL course unset, EXPOSE 8080/tcp not exposed"#.into()
         )
     );
     let (_, files) = failed("files");
@@ -211,9 +216,16 @@ fn each_check_kind_reports_what_was_expected_and_what_was_seen() {
         failed("run user").1,
         "the process ran as root (no USER set), uid 0"
     );
+    assert_eq!(
+        failed("layers"),
+        ("between 2 and 8 layers".into(), "9 layers".into())
+    );
+    assert_eq!(
+        failed("stderr"),
+        ("to contain \"a warning\"".into(), "nothing".into())
+    );
     // What the submission got right still passes.
     assert_eq!(check_named(&report, "build")["status"], "passed");
-    assert_eq!(check_named(&report, "stderr")["status"], "passed");
     assert_eq!(check_named(&report, "stdin")["status"], "passed");
     // The terminal shows expected vs actual and the failing check's hint line.
     assert!(

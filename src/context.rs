@@ -135,6 +135,18 @@ pub struct BuildContext {
 
 impl BuildContext {
     /// The names of the entries, for tests and conformance checks.
+    /// The largest files, biggest first, for a message about a heavy context.
+    pub fn largest(&self, n: usize) -> Vec<&ContextEntry> {
+        let mut files: Vec<&ContextEntry> = self
+            .entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .collect();
+        files.sort_by_key(|e| std::cmp::Reverse(e.size));
+        files.truncate(n);
+        files
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.entries
             .iter()

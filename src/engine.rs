@@ -34,12 +34,25 @@ use tokio::io::AsyncWriteExt;
 use crate::context::{self, BuildContext};
 use crate::observation::{BuildFacts, FileFacts, FileProbe, ImageConfig, ImageFacts, RunFacts};
 use crate::plan::{FileNeed, Probe};
-use crate::spec::{FileType, Mount, PullPolicy, RunStep};
+use crate::spec::units::format_duration;
+use crate::spec::{FileType, Limits, Mount, Network, PullPolicy, RunStep};
 
 /// Label on everything dockgrade creates.
 pub const LABEL: &str = "io.dockgrade";
 /// Label holding the id of the run that created a resource.
 pub const RUN_LABEL: &str = "io.dockgrade.run";
+
+/// Capabilities a run keeps; every other one is dropped. These are what a
+/// root process needs to manage its own files and switch users (su, gosu),
+/// and nothing that reaches the host (no NET_ADMIN, SYS_ADMIN, MKNOD…).
+pub const CAPABILITIES: [&str; 6] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "KILL",
+    "SETGID",
+    "SETUID",
+];
 
 /// Most bytes kept of a file's content or of each output stream.
 pub const CAPTURE_LIMIT: usize = 1 << 20;
@@ -96,6 +109,9 @@ pub struct BuildRequest {
     pub target: Option<String>,
     pub args: std::collections::BTreeMap<String, String>,
     pub no_cache: bool,
+    pub network: Network,
+    pub timeout: Duration,
+    pub limits: Limits,
 }
 
 /// The result of a build: facts, and the image when it succeeded.
@@ -268,7 +284,17 @@ impl Engine {
             .rm(true)
             .forcerm(true)
             .nocache(req.no_cache)
-            .labels(&labels);
+            .labels(&labels)
+            // Each RUN instruction's container gets the same memory and CPU
+            // as a run step; the legacy builder takes 32-bit byte counts.
+            .memory(i32::try_from(req.limits.memory).unwrap_or(i32::MAX))
+            .memswap(i32::try_from(req.limits.memory).unwrap_or(i32::MAX))
+            .cpuperiod(100_000)
+            .cpuquota((req.limits.cpus * 100_000.0) as i32)
+            .networkmode(match req.network {
+                Network::None => "none",
+                Network::Bridge => "default",
+            });
         if let Some(target) = &req.target {
             options = options.target(target);
         }
@@ -297,50 +323,59 @@ impl Engine {
         let mut log = LogTail::new(BUILD_LOG_LINES);
         let mut image_id = None;
         let mut last_layer: Option<String> = None;
-        let mut failure: Option<(bool, String)> = None; // (is infrastructure, message)
         let mut stream =
             self.docker
                 .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(text) = info.stream {
-                        for line in text.lines() {
-                            if let Some(id) = line.trim().strip_prefix("---> ")
-                                && id.len() == 12
-                                && id.chars().all(|c| c.is_ascii_hexdigit())
-                            {
-                                last_layer = Some(id.to_string());
+        // (is infrastructure, message) of a failure.
+        let consume = async {
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(info) => {
+                        if let Some(text) = info.stream {
+                            for line in text.lines() {
+                                if let Some(id) = line.trim().strip_prefix("---> ")
+                                    && id.len() == 12
+                                    && id.chars().all(|c| c.is_ascii_hexdigit())
+                                {
+                                    last_layer = Some(id.to_string());
+                                }
+                                if !line.trim().is_empty() {
+                                    on_line(line);
+                                }
                             }
-                            if !line.trim().is_empty() {
-                                on_line(line);
-                            }
+                            log.push(&text);
                         }
-                        log.push(&text);
+                        if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                            image_id = Some(id);
+                        }
                     }
-                    if let Some(id) = info.aux.and_then(|aux| aux.id) {
-                        image_id = Some(id);
+                    Err(DockerError::DockerStreamError { error }) => {
+                        return Some((false, error.trim().to_string()));
                     }
-                }
-                Err(DockerError::DockerStreamError { error }) => {
-                    failure = Some((false, error.trim().to_string()));
-                    break;
-                }
-                // The daemon refuses a Dockerfile it cannot parse or find
-                // before streaming anything: that is the submission's fault.
-                Err(DockerError::DockerResponseServerError {
-                    status_code,
-                    message,
-                }) if status_code <= 500 => {
-                    failure = Some((false, message.trim().to_string()));
-                    break;
-                }
-                Err(e) => {
-                    failure = Some((true, describe(&e)));
-                    break;
+                    // The daemon refuses a Dockerfile it cannot parse or find
+                    // before streaming anything: that is the submission's fault.
+                    Err(DockerError::DockerResponseServerError {
+                        status_code,
+                        message,
+                    }) if status_code <= 500 => {
+                        return Some((false, message.trim().to_string()));
+                    }
+                    Err(e) => {
+                        return Some((true, describe(&e)));
+                    }
                 }
             }
-        }
+            None
+        };
+        // Dropping the stream on a timeout closes the connection, which makes
+        // the daemon cancel the build and remove its RUN container.
+        let mut failure = match tokio::time::timeout(req.timeout, consume).await {
+            Ok(failure) => failure,
+            Err(_) => Some((
+                false,
+                format!("the build timed out after {}", format_duration(req.timeout)),
+            )),
+        };
         drop(stream);
         let written = writer.await;
         let context_bytes = match written {
@@ -683,11 +718,7 @@ impl Engine {
             open_stdin: Some(step.stdin.is_some()),
             stdin_once: Some(step.stdin.is_some()),
             tty: Some(false),
-            host_config: Some(HostConfig {
-                network_mode: Some(step.network.as_str().to_string()),
-                mounts: (!mounts.is_empty()).then_some(mounts),
-                ..Default::default()
-            }),
+            host_config: Some(sandbox(step, mounts)),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default().name(name).build();
@@ -977,6 +1008,28 @@ impl Engine {
                 .push(format!("listing images: {}", describe(&e))),
         }
         report
+    }
+}
+
+/// The host configuration every run gets: limits, no privileges, few
+/// capabilities, no devices, the network the step asks for.
+fn sandbox(step: &RunStep, mounts: Vec<DockerMount>) -> HostConfig {
+    let memory = i64::try_from(step.limits.memory).unwrap_or(i64::MAX);
+    HostConfig {
+        network_mode: Some(step.network.as_str().to_string()),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        memory: Some(memory),
+        // A swap limit equal to the memory limit: no swap on top of it.
+        memory_swap: Some(memory),
+        pids_limit: Some(i64::from(step.limits.pids)),
+        nano_cpus: Some((step.limits.cpus * 1e9) as i64),
+        privileged: Some(false),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        cap_add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
+        devices: Some(Vec::new()),
+        ipc_mode: Some("private".to_string()),
+        ..Default::default()
     }
 }
 

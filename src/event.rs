@@ -36,6 +36,11 @@ pub struct StepSummary {
     pub layers: Option<u64>,
     pub exit_code: Option<i64>,
     pub context_bytes: Option<u64>,
+    /// Output bytes past the capture limit, counted and not kept (runs).
+    pub stdout_dropped: Option<u64>,
+    pub stderr_dropped: Option<u64>,
+    /// The limits the step ran under (builds and runs).
+    pub sandbox: Option<Sandbox>,
     /// The end of the build output (builds) or the captured output (runs).
     #[serde(skip)]
     pub log: String,
@@ -43,6 +48,25 @@ pub struct StepSummary {
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+}
+
+/// The confinement of a build's or a run's containers, as reported.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Sandbox {
+    pub memory_bytes: u64,
+    /// Swap on top of memory: always 0.
+    pub swap_bytes: u64,
+    /// Process limit (runs; the legacy builder cannot set one).
+    pub pids: Option<u32>,
+    pub cpus: f64,
+    pub network: &'static str,
+    /// Capabilities kept; all others are dropped (runs).
+    pub capabilities: Vec<&'static str>,
+    pub no_new_privileges: bool,
+    pub privileged: bool,
+    pub timeout_seconds: f64,
+    /// Largest build context accepted (builds).
+    pub max_context_bytes: Option<u64>,
 }
 
 /// One exercise, graded.

@@ -13,10 +13,11 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::check::{self, Outcome, Status};
 use crate::context;
-use crate::engine::{BuildRequest, Engine, ResolvedMount, StepError};
-use crate::event::{Event, ExercisePreview, ExerciseResult, StepSummary};
+use crate::engine::{BuildRequest, CAPABILITIES, Engine, ResolvedMount, StepError};
+use crate::event::{Event, ExercisePreview, ExerciseResult, Sandbox, StepSummary};
 use crate::observation::{BuildFacts, Observations, StepObservation, StepStatus};
 use crate::plan::{PlannedStep, plan};
+use crate::spec::units::{format_duration, format_limit, format_size};
 use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, StepKind};
 
 /// Where the files are and how hard to push the daemon.
@@ -121,40 +122,64 @@ async fn run_exercise(
     } else {
         let plan = plan(ex, engine.run_id());
         let mut obs = Observations::default();
-        for wave in plan.waves() {
-            let done = &obs;
-            let finished: Vec<StepObservation> = futures_util::stream::iter(wave)
-                .map(|i| {
-                    let planned = &plan.steps[i];
-                    let blocked = planned.needs.iter().find_map(|&n| {
-                        let name = &plan.steps[n].step.name;
-                        match done.steps.get(name).map(|o| &o.status) {
-                            Some(StepStatus::Done) => None,
-                            _ => Some(format!("not run: step `{name}` did not complete")),
-                        }
-                    });
-                    async move {
-                        if let Some(reason) = blocked {
-                            return StepObservation::new(
-                                &planned.step.name,
-                                StepStatus::Skipped(reason),
-                            );
-                        }
-                        send(Event::StepStarted {
-                            exercise: ex.id.clone(),
-                            step: planned.step.name.clone(),
-                            kind: planned.step.kind.label(),
+        let waves = async {
+            for wave in plan.waves() {
+                let done = &obs;
+                let finished: Vec<StepObservation> = futures_util::stream::iter(wave)
+                    .map(|i| {
+                        let planned = &plan.steps[i];
+                        let blocked = planned.needs.iter().find_map(|&n| {
+                            let name = &plan.steps[n].step.name;
+                            match done.steps.get(name).map(|o| &o.status) {
+                                Some(StepStatus::Done) => None,
+                                _ => Some(format!("not run: step `{name}` did not complete")),
+                            }
                         });
-                        let t = Instant::now();
-                        let mut o = execute(engine, ex, planned, done, options, events).await;
-                        o.duration = t.elapsed();
-                        o
-                    }
-                })
-                .buffer_unordered(options.jobs.max(1))
-                .collect()
-                .await;
-            for o in finished {
+                        async move {
+                            if let Some(reason) = blocked {
+                                return StepObservation::new(
+                                    &planned.step.name,
+                                    StepStatus::Skipped(reason),
+                                );
+                            }
+                            send(Event::StepStarted {
+                                exercise: ex.id.clone(),
+                                step: planned.step.name.clone(),
+                                kind: planned.step.kind.label(),
+                            });
+                            let t = Instant::now();
+                            let mut o = execute(engine, ex, planned, done, options, events).await;
+                            o.duration = t.elapsed();
+                            o
+                        }
+                    })
+                    .buffer_unordered(options.jobs.max(1))
+                    .collect()
+                    .await;
+                for o in finished {
+                    let summary = summarize(&o, &plan.steps);
+                    send(Event::StepFinished {
+                        exercise: ex.id.clone(),
+                        step: summary.clone(),
+                    });
+                    summaries.push(summary);
+                    obs.steps.insert(o.step.clone(), o);
+                }
+            }
+        };
+        // The exercise's own clock: whatever has not finished by then fails.
+        // Dropping `waves` abandons the steps in flight; their containers
+        // are recorded and go in the cleanup below.
+        if tokio::time::timeout(ex.timeout, waves).await.is_err() {
+            for planned in &plan.steps {
+                if obs.steps.contains_key(&planned.step.name) {
+                    continue;
+                }
+                let why = format!(
+                    "not finished: the exercise timed out after {}",
+                    format_duration(ex.timeout)
+                );
+                let o = StepObservation::new(&planned.step.name, StepStatus::Failed(why));
                 let summary = summarize(&o, &plan.steps);
                 send(Event::StepFinished {
                     exercise: ex.id.clone(),
@@ -164,7 +189,14 @@ async fn run_exercise(
                 obs.steps.insert(o.step.clone(), o);
             }
         }
+
         outcomes = ex.checks.iter().map(|c| check::evaluate(c, &obs)).collect();
+    }
+    // Free the daemon before the next exercise: its images and containers
+    // are not needed once the checks are decided.
+    let cleanup = engine.cleanup().await;
+    for f in &cleanup.failures {
+        tracing::warn!("cleanup: could not remove {f}");
     }
     for o in &outcomes {
         send(Event::CheckFinished {
@@ -234,11 +266,43 @@ async fn execute(
                     return o;
                 }
             };
+            // The cap is checked before a byte is sent: a 1 GB file in the
+            // folder must not reach the daemon, nor cost the time to send it.
+            if ctx.content_bytes > build.max_context {
+                let biggest: Vec<String> = ctx
+                    .largest(3)
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} ({})",
+                            String::from_utf8_lossy(&e.name),
+                            format_size(e.size)
+                        )
+                    })
+                    .collect();
+                let message = format!(
+                    "the build context is {}, over the {} limit; the biggest files are {}. \
+                     List what the image does not need in .dockerignore, or build from a folder without it",
+                    format_size(ctx.content_bytes),
+                    format_size(build.max_context),
+                    biggest.join(", ")
+                );
+                o.build = Some(BuildFacts {
+                    succeeded: false,
+                    error: Some(message.clone()),
+                    ..Default::default()
+                });
+                o.status = StepStatus::Failed(format!("build not attempted: {message}"));
+                return o;
+            }
             let request = BuildRequest {
                 tag: planned.tag.clone().unwrap_or_default(),
                 target: build.target.clone(),
                 args: build.args.clone(),
                 no_cache: build.no_cache,
+                network: build.network,
+                timeout: build.timeout,
+                limits: build.limits,
             };
             let progress = |line: &str| {
                 if line.starts_with("Step ") {
@@ -329,6 +393,11 @@ async fn execute(
                 Ok(facts) => {
                     if let Some(after) = facts.timed_out {
                         o.status = StepStatus::Failed(check::timed_out_message(after));
+                    } else if facts.oom_killed {
+                        o.status = StepStatus::Failed(format!(
+                            "killed: out of memory (limit {})",
+                            format_limit(run.limits.memory)
+                        ));
                     }
                     o.run = Some(facts);
                 }
@@ -364,6 +433,36 @@ fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
         }
         _ => String::new(),
     };
+    let sandbox = steps
+        .iter()
+        .find(|p| p.step.name == o.step)
+        .and_then(|p| match &p.step.kind {
+            StepKind::Run(run) => Some(Sandbox {
+                memory_bytes: run.limits.memory,
+                swap_bytes: 0,
+                pids: Some(run.limits.pids),
+                cpus: run.limits.cpus,
+                network: run.network.as_str(),
+                capabilities: CAPABILITIES.to_vec(),
+                no_new_privileges: true,
+                privileged: false,
+                timeout_seconds: run.timeout.as_secs_f64(),
+                max_context_bytes: None,
+            }),
+            StepKind::Build(build) => Some(Sandbox {
+                memory_bytes: build.limits.memory,
+                swap_bytes: 0,
+                pids: None,
+                cpus: build.limits.cpus,
+                network: build.network.as_str(),
+                capabilities: Vec::new(),
+                no_new_privileges: false,
+                privileged: false,
+                timeout_seconds: build.timeout.as_secs_f64(),
+                max_context_bytes: Some(build.max_context),
+            }),
+            StepKind::Image { .. } => None,
+        });
     StepSummary {
         name: o.step.clone(),
         kind,
@@ -375,6 +474,9 @@ fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
         layers: o.image.as_ref().map(|i| i.layers),
         exit_code: o.run.as_ref().and_then(|r| r.exit_code),
         context_bytes: o.build.as_ref().and_then(|b| b.context_bytes),
+        stdout_dropped: o.run.as_ref().map(|r| r.stdout_dropped),
+        stderr_dropped: o.run.as_ref().map(|r| r.stderr_dropped),
+        sandbox,
         log,
     }
 }

@@ -292,6 +292,9 @@ mod tests {
             layers: None,
             exit_code: None,
             context_bytes: Some(4608),
+            stdout_dropped: None,
+            stderr_dropped: None,
+            sandbox: None,
             log: "Step 1/2 : FROM busybox:1.35\n ---> abcdef123456\nStep 2/2 : RUN exit 7".into(),
         };
         let result = ExerciseResult {

@@ -29,6 +29,8 @@ pub struct Exercise {
     pub required: Vec<RelPath>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
+    /// Wall-clock limit for the whole exercise; steps not done by then fail.
+    pub timeout: Duration,
 }
 
 impl Exercise {
@@ -130,6 +132,35 @@ pub struct BuildStep {
     pub target: Option<String>,
     pub args: BTreeMap<String, String>,
     pub no_cache: bool,
+    /// Network of the build's RUN instructions (the course needs apt).
+    pub network: Network,
+    /// Wall-clock limit of the build.
+    pub timeout: Duration,
+    /// Memory and CPU of each RUN instruction's container (pids do not apply).
+    pub limits: Limits,
+    /// Largest build context sent; checked before anything is sent.
+    pub max_context: u64,
+}
+
+/// Resource limits of a container.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Bytes of memory; swap is limited to the same amount (none extra).
+    pub memory: u64,
+    /// Most processes and threads at once.
+    pub pids: u32,
+    /// CPUs' worth of time.
+    pub cpus: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: 512 << 20,
+            pids: 256,
+            cpus: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +175,7 @@ pub struct RunStep {
     pub stdin: Option<String>,
     pub mounts: Vec<Mount>,
     pub timeout: Duration,
+    pub limits: Limits,
 }
 
 /// Where a run step's image comes from.

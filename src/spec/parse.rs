@@ -18,6 +18,12 @@ use super::*;
 
 /// The default wall-clock limit of a run step.
 pub const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default wall-clock limit of a build (an apt-get install fits easily).
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+/// The default wall-clock limit of a whole exercise.
+pub const DEFAULT_EXERCISE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The default cap on the build context, checked before anything is sent.
+pub const DEFAULT_MAX_CONTEXT: u64 = 512_000_000;
 
 /// Parses one exercise file. `file` is the name shown in errors.
 pub fn parse_exercise(file: &str, text: &str) -> Result<Exercise, Vec<SpecError>> {
@@ -416,6 +422,7 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
             "submission",
             "steps",
             "checks",
+            "timeout",
         ],
     );
     let id = required_string(cx, root, "id");
@@ -444,6 +451,10 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         .field("description")
         .and_then(|f| f.string(cx))
         .unwrap_or_default();
+    let timeout = match root.field("timeout") {
+        Some(f) => f.duration(cx),
+        None => Some(DEFAULT_EXERCISE_TIMEOUT),
+    };
 
     let mut required = Vec::new();
     if let Some(sub) = root.field("submission").and_then(|f| f.table(cx)) {
@@ -465,7 +476,64 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         required,
         steps: steps_ok.then_some(steps)?,
         checks: checks?,
+        timeout: timeout?,
     })
+}
+
+/// `limits = { memory = "512 MiB", pids = 256, cpus = 1.5 }`; `pids` only
+/// where the daemon can enforce it (runs).
+fn limits(cx: &mut Cx, f: Option<Field>, with_pids: bool) -> Option<Limits> {
+    let mut limits = Limits::default();
+    let Some(f) = f else { return Some(limits) };
+    let t = f.table(cx)?;
+    t.only(
+        cx,
+        if with_pids {
+            &["memory", "pids", "cpus"]
+        } else {
+            &["memory", "cpus"]
+        },
+    );
+    let before = cx.errors.len();
+    if let Some(m) = t.field("memory").and_then(|m| {
+        let bytes = m.size(cx)?;
+        // Docker refuses less than 6 MB; the builder's field is 32-bit.
+        if !(6_000_000..=(i32::MAX as u64)).contains(&bytes) {
+            m.invalid(cx, "memory must be between 6 MB and 2 GiB");
+            return None;
+        }
+        Some(bytes)
+    }) {
+        limits.memory = m;
+    }
+    if let Some(p) = t.field("pids").and_then(|p| {
+        let n = p.unsigned(cx)?;
+        match u32::try_from(n) {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                p.invalid(cx, "pids must be at least 1");
+                None
+            }
+        }
+    }) {
+        limits.pids = p;
+    }
+    if let Some(c) = t.field("cpus") {
+        let value = match c.value.get_ref() {
+            DeValue::Float(x) => x.as_str().parse::<f64>().ok(),
+            DeValue::Integer(_) => c.unsigned(cx).map(|n| n as f64),
+            _ => {
+                c.wrong_type(cx, "a number of CPUs");
+                None
+            }
+        };
+        match value {
+            Some(v) if v > 0.0 && v <= 64.0 => limits.cpus = v,
+            Some(_) => c.invalid(cx, "cpus must be more than 0 and at most 64"),
+            None => {}
+        }
+    }
+    (cx.errors.len() == before).then_some(limits)
 }
 
 fn file_stem(file: &str) -> Option<&str> {
@@ -580,7 +648,20 @@ fn image_step(cx: &mut Cx, t: &Obj) -> Option<StepKind> {
 }
 
 fn build_step(cx: &mut Cx, b: &Obj) -> Option<StepKind> {
-    b.only(cx, &["dockerfile", "context", "target", "args", "no_cache"]);
+    b.only(
+        cx,
+        &[
+            "dockerfile",
+            "context",
+            "target",
+            "args",
+            "no_cache",
+            "network",
+            "timeout",
+            "limits",
+            "max_context",
+        ],
+    );
     let dockerfile = match b.field("dockerfile") {
         Some(f) => f.rel_path(cx),
         None => RelPath::new("Dockerfile"),
@@ -598,12 +679,29 @@ fn build_step(cx: &mut Cx, b: &Obj) -> Option<StepKind> {
         .field("no_cache")
         .and_then(|f| f.boolean(cx))
         .unwrap_or(false);
+    let network = match b.field("network") {
+        Some(f) => f.one_of(cx, &[("bridge", Network::Bridge), ("none", Network::None)]),
+        None => Some(Network::Bridge),
+    };
+    let timeout = match b.field("timeout") {
+        Some(f) => f.duration(cx),
+        None => Some(DEFAULT_BUILD_TIMEOUT),
+    };
+    let limits = limits(cx, b.field("limits"), false);
+    let max_context = match b.field("max_context") {
+        Some(f) => f.size(cx),
+        None => Some(DEFAULT_MAX_CONTEXT),
+    };
     Some(StepKind::Build(BuildStep {
         dockerfile: dockerfile?,
         context: context?,
         target,
         args,
         no_cache,
+        network: network?,
+        timeout: timeout?,
+        limits: limits?,
+        max_context: max_context?,
     }))
 }
 
@@ -621,6 +719,7 @@ fn run_step(cx: &mut Cx, r: &Obj, earlier: &[Step]) -> Option<StepKind> {
             "stdin",
             "mounts",
             "timeout",
+            "limits",
         ],
     );
     let image = match r.field("image") {
@@ -665,6 +764,7 @@ fn run_step(cx: &mut Cx, r: &Obj, earlier: &[Step]) -> Option<StepKind> {
         Some(f) => f.duration(cx),
         None => Some(DEFAULT_RUN_TIMEOUT),
     };
+    let limits = limits(cx, r.field("limits"), true);
     Some(StepKind::Run(RunStep {
         image: image?,
         cmd,
@@ -676,6 +776,7 @@ fn run_step(cx: &mut Cx, r: &Obj, earlier: &[Step]) -> Option<StepKind> {
         stdin,
         mounts,
         timeout: timeout?,
+        limits: limits?,
     }))
 }
 

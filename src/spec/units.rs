@@ -62,6 +62,17 @@ pub fn format_size(bytes: u64) -> String {
     }
 }
 
+/// Formats bytes in binary units when they are a whole number of them
+/// (limits are usually written so: `512 MiB`), else like [`format_size`].
+pub fn format_limit(bytes: u64) -> String {
+    for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format_size(bytes)
+}
+
 /// Parses `"20s"`, `"1m 30s"`, `"500ms"` into a duration.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
@@ -117,6 +128,13 @@ mod tests {
         assert_eq!(format_size(1_980_000), "1.98 MB");
         assert_eq!(format_size(106_123_456), "106 MB");
         assert_eq!(format_size(13_300), "13.3 kB");
+    }
+
+    #[test]
+    fn limits_format_in_binary_units() {
+        assert_eq!(format_limit(512 << 20), "512 MiB");
+        assert_eq!(format_limit(2 << 30), "2 GiB");
+        assert_eq!(format_limit(1_000_000), "1.00 MB");
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, ImageInspect, Mount as DockerMount, MountType,
-    VolumeCreateRequest,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount as DockerMount,
+    MountType, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, BuildImageOptionsBuilder, ContainerArchiveInfoOptionsBuilder,
@@ -752,7 +752,9 @@ impl Engine {
     ) -> Result<RunFacts, StepError> {
         let attach = AttachContainerOptionsBuilder::default()
             .stream(true)
-            .logs(true)
+            // Attached before start, so nothing is missed; and with no log
+            // driver there are no logs to replay.
+            .logs(false)
             .stdout(true)
             .stderr(true)
             .stdin(step.stdin.is_some())
@@ -1029,6 +1031,13 @@ fn sandbox(step: &RunStep, mounts: Vec<DockerMount>) -> HostConfig {
         cap_add: Some(CAPABILITIES.iter().map(|c| c.to_string()).collect()),
         devices: Some(Vec::new()),
         ipc_mode: Some("private".to_string()),
+        // Output is captured (and capped) through the attach stream. The
+        // daemon's own log copy would write every line to its disk as JSON:
+        // slow, and a flood of output would fill the daemon's disk.
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("none".to_string()),
+            config: None,
+        }),
         ..Default::default()
     }
 }

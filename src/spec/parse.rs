@@ -350,6 +350,10 @@ impl<'a, 'i> Field<'a, 'i> {
                 self.invalid(cx, "a timeout must be longer than zero");
                 None
             }
+            Ok(d) if d > Duration::from_secs(24 * 3600) => {
+                self.invalid(cx, "a timeout must be at most 24h");
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.invalid(cx, e);

@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 use common::{Workspace, fixture_dir};
 
 fn dockerd_running() -> bool {
-    Command::new("pgrep").args(["-x", "dockerd"]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("pgrep")
+        .args(["-x", "dockerd"])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -36,12 +40,21 @@ fn a_daemon_that_dies_mid_run_is_an_infrastructure_error_and_clean_recovers() {
         .spawn()
         .expect("spawns");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while common::docker(&["ps", "-q", "--filter", "name=fault-long"]).stdout.is_empty() {
+    while common::docker(&["ps", "-q", "--filter", "name=fault-long"])
+        .stdout
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the container never started");
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    assert!(Command::new("pkill").args(["-TERM", "-x", "dockerd"]).status().expect("pkill").success());
+    assert!(
+        Command::new("pkill")
+            .args(["-TERM", "-x", "dockerd"])
+            .status()
+            .expect("pkill")
+            .success()
+    );
     let status = child.wait().expect("waits");
     // Bring the daemon back before asserting, so a failure leaves it running.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -49,16 +62,29 @@ fn a_daemon_that_dies_mid_run_is_an_infrastructure_error_and_clean_recovers() {
         assert!(Instant::now() < deadline, "dockerd did not stop");
         std::thread::sleep(Duration::from_millis(200));
     }
-    let up = Command::new(fixture_dir().join("ci/docker-up.sh")).status().expect("docker-up runs");
+    let up = Command::new(fixture_dir().join("ci/docker-up.sh"))
+        .status()
+        .expect("docker-up runs");
     assert!(up.success(), "the daemon did not come back");
 
-    assert_eq!(status.code(), Some(3), "a dead daemon is an infrastructure error");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).expect("report written")).expect("JSON");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "a dead daemon is an infrastructure error"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).expect("report written"))
+            .expect("JSON");
     let check = common::check_named(&json, "finishes");
     assert_eq!(check["status"], "error", "{check:#}");
     assert_eq!(json["totals"]["error"], 1);
 
     let clean = ws.dockgrade().arg("clean").output().expect("clean runs");
-    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
     common::assert_nothing_left(json["run_id"].as_str().expect("run id"));
 }

@@ -16,7 +16,11 @@ fn assert_sane(text: &str) {
     if let Err(errors) = parse_exercise("exercises/fuzz.toml", text) {
         assert!(!errors.is_empty(), "an Err must carry at least one error");
         for e in errors {
-            assert!(e.line >= 1 && e.line <= lines, "line {} outside 1..={lines}: {e}", e.line);
+            assert!(
+                e.line >= 1 && e.line <= lines,
+                "line {} outside 1..={lines}: {e}",
+                e.line
+            );
             assert!(e.column >= 1, "column 0: {e}");
             let rendered = e.render();
             assert!(rendered.contains("exercises/fuzz.toml:"), "{rendered}");
@@ -25,22 +29,114 @@ fn assert_sane(text: &str) {
 }
 
 const KEYS: &[&str] = &[
-    "id", "title", "section", "description", "timeout", "name", "image", "pull", "build", "run", "step", "points",
-    "hint", "size", "layers", "files", "file", "config", "user", "context", "exit_code", "stdout", "stderr",
-    "dockerfile", "target", "args", "no_cache", "network", "limits", "max_context", "cmd", "entrypoint", "env",
-    "workdir", "stdin", "mounts", "type", "source", "readonly", "max", "min", "max_over", "by", "smaller_than",
-    "larger_than", "present", "absent", "path", "mode", "uid", "gid", "contains", "not_contains", "matches",
-    "equals", "not", "in", "not_root", "memory", "pids", "cpus", "required",
+    "id",
+    "title",
+    "section",
+    "description",
+    "timeout",
+    "name",
+    "image",
+    "pull",
+    "build",
+    "run",
+    "step",
+    "points",
+    "hint",
+    "size",
+    "layers",
+    "files",
+    "file",
+    "config",
+    "user",
+    "context",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "dockerfile",
+    "target",
+    "args",
+    "no_cache",
+    "network",
+    "limits",
+    "max_context",
+    "cmd",
+    "entrypoint",
+    "env",
+    "workdir",
+    "stdin",
+    "mounts",
+    "type",
+    "source",
+    "readonly",
+    "max",
+    "min",
+    "max_over",
+    "by",
+    "smaller_than",
+    "larger_than",
+    "present",
+    "absent",
+    "path",
+    "mode",
+    "uid",
+    "gid",
+    "contains",
+    "not_contains",
+    "matches",
+    "equals",
+    "not",
+    "in",
+    "not_root",
+    "memory",
+    "pids",
+    "cpus",
+    "required",
 ];
 
 const VALUES: &[&str] = &[
-    "\"x\"", "\"\"", "0", "-1", "9223372036854775807", "1.5", "true", "[]", "[\"a\", 1]", "{}", "{ x = 1 }",
-    "\"../x\"", "\"/abs\"", "\"10 MB\"", "\"10 XB\"", "\"1.5GiB\"", "\"20s\"", "\"forever\"", "\"(\"", "\"[a-\"",
-    "\"\\u00e9\"", "\"0755\"", "\"9999\"", "1979-05-27T07:32:00Z", "inf", "nan", "0x10", "\"é\u{0}\"",
-    "{ type = \"bind\" }", "[{ type = \"scratch\", target = \"/o\" }]", "{ not = 0 }", "{ in = [] }",
+    "\"x\"",
+    "\"\"",
+    "0",
+    "-1",
+    "9223372036854775807",
+    "1.5",
+    "true",
+    "[]",
+    "[\"a\", 1]",
+    "{}",
+    "{ x = 1 }",
+    "\"../x\"",
+    "\"/abs\"",
+    "\"10 MB\"",
+    "\"10 XB\"",
+    "\"1.5GiB\"",
+    "\"20s\"",
+    "\"forever\"",
+    "\"(\"",
+    "\"[a-\"",
+    "\"\\u00e9\"",
+    "\"0755\"",
+    "\"9999\"",
+    "1979-05-27T07:32:00Z",
+    "inf",
+    "nan",
+    "0x10",
+    "\"é\u{0}\"",
+    "{ type = \"bind\" }",
+    "[{ type = \"scratch\", target = \"/o\" }]",
+    "{ not = 0 }",
+    "{ in = [] }",
 ];
 
-const HEADERS: &[&str] = &["[[steps]]", "[[checks]]", "[submission]", "[steps]", "[[steps.run]]", "[x.y]", "[[checks]]"];
+const HEADERS: &[&str] = &[
+    "[[steps]]",
+    "[[checks]]",
+    "[submission]",
+    "[steps]",
+    "[[steps.run]]",
+    "[x.y]",
+    "[[checks]]",
+];
 
 fn line() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -56,7 +152,9 @@ fn seeds() -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     for dir in ["exercises", "tests/fuzz_corpus", "bench/structure-test"] {
-        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for e in entries.flatten() {
             if e.path().extension().is_some_and(|x| x == "toml") {
                 out.push(std::fs::read_to_string(e.path()).expect("seed reads"));

@@ -32,18 +32,31 @@ fn spawn_check(ws: &Workspace) -> Child {
 fn wait_for_container(name_part: &str) {
     let filter = format!("name={name_part}");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while common::docker(&["ps", "-q", "--filter", &filter]).stdout.is_empty() {
-        assert!(Instant::now() < deadline, "the container {name_part} never started");
+    while common::docker(&["ps", "-q", "--filter", &filter])
+        .stdout
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the container {name_part} never started"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
 fn signal(child: &Child, sig: &str) {
-    assert!(Command::new("kill").args([sig, &child.id().to_string()]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success()
+    );
 }
 
 fn report(ws: &Workspace) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(ws.path("report.json")).expect("report")).expect("JSON")
+    serde_json::from_str(&std::fs::read_to_string(ws.path("report.json")).expect("report"))
+        .expect("JSON")
 }
 
 #[test]
@@ -56,11 +69,18 @@ fn sigterm_stops_within_seconds_cleans_up_and_exits_143() {
     let sent = Instant::now();
     signal(&child, "-TERM");
     let status = child.wait().expect("waits");
-    assert!(sent.elapsed() < Duration::from_secs(5), "took {:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        sent.elapsed()
+    );
     assert_eq!(status.code(), Some(143));
     let json = report(&ws);
     assert_eq!(json["interrupted"], "SIGTERM");
-    assert_eq!(common::check_named(&json, "finishes")["message"], "not run: interrupted by SIGTERM");
+    assert_eq!(
+        common::check_named(&json, "finishes")["message"],
+        "not run: interrupted by SIGTERM"
+    );
     common::assert_nothing_left(json["run_id"].as_str().expect("run id"));
 }
 

@@ -66,7 +66,7 @@ pub fn format_size(bytes: u64) -> String {
 /// (limits are usually written so: `512 MiB`), else like [`format_size`].
 pub fn format_limit(bytes: u64) -> String {
     for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{} {unit}", bytes >> shift);
         }
     }

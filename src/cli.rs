@@ -70,6 +70,23 @@ enum Command {
         #[arg(long, default_value = "exercises")]
         exercises_dir: PathBuf,
     },
+    /// Course CI: every solution passes, every known-wrong submission fails
+    /// exactly the checks its expect.toml lists, and every check can fail.
+    Validate {
+        /// Exercise ids (default: all).
+        exercises: Vec<String>,
+        #[arg(long, default_value = "exercises")]
+        exercises_dir: PathBuf,
+        /// Folder with solutions/<id>/ and solutions/<id>/wrong/<case>/.
+        #[arg(long, default_value = "solutions")]
+        solutions_dir: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+    },
     /// Remove every container, image and volume dockgrade left behind.
     Clean,
 }
@@ -122,6 +139,31 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         } => lint(files, &exercises_dir),
         Command::List { exercises_dir } => list(&exercises_dir),
         Command::Clean => runtime()?.block_on(clean()),
+        Command::Validate {
+            exercises,
+            exercises_dir,
+            solutions_dir,
+            junit,
+            json,
+            jobs,
+        } => {
+            let selected = select(load_dir(&exercises_dir)?, &exercises, &exercises_dir)?;
+            if !solutions_dir.is_dir() {
+                return Err(Error::Usage(format!(
+                    "solutions folder {} does not exist",
+                    solutions_dir.display()
+                )));
+            }
+            let junit = junit.map(|p| create(&p).map(|w| (p, w))).transpose()?;
+            let json = json.map(|p| create(&p).map(|w| (p, w))).transpose()?;
+            runtime()?.block_on(validate(
+                selected,
+                solutions_dir,
+                usize::from(jobs),
+                junit,
+                json,
+            ))
+        }
         Command::Check {
             exercises,
             exercises_dir,
@@ -209,7 +251,12 @@ fn load_files(files: &[PathBuf]) -> Result<Vec<Exercise>, Error> {
             source,
         })?;
         match parse_exercise(&path.display().to_string(), &text) {
-            Ok(ex) => exercises.push(ex),
+            Ok(mut ex) => {
+                // An exercise's own files live beside its spec, in <id>/.
+                let files = path.parent().unwrap_or(Path::new(".")).join(&ex.id);
+                ex.files = files.is_dir().then_some(files);
+                exercises.push(ex)
+            }
             Err(mut e) => errors.append(&mut e),
         }
     }
@@ -316,6 +363,60 @@ async fn clean() -> Result<i32, Error> {
     } else {
         exit::INFRASTRUCTURE
     })
+}
+
+type ReportFile = (PathBuf, io::BufWriter<fs::File>);
+
+async fn validate(
+    exercises: Vec<Exercise>,
+    solutions: PathBuf,
+    jobs: usize,
+    junit: Option<ReportFile>,
+    json: Option<ReportFile>,
+) -> Result<i32, Error> {
+    let engine = Engine::connect(&runner::new_run_id()).await?;
+    let started = Instant::now();
+    let progress = |what: &str| {
+        if io::stderr().is_terminal() {
+            eprint!("\r\x1b[2Kvalidating {what}…");
+        }
+    };
+    let run = crate::validate::validate(&engine, &exercises, &solutions, jobs, &progress);
+    let report = tokio::select! {
+        r = run => r,
+        _ = tokio::signal::ctrl_c() => {
+            engine.cleanup().await;
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    engine.cleanup().await;
+    if io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+    let report = report.map_err(Error::Usage)?;
+    let color =
+        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    print!("{}", crate::validate::render_human(&report, color));
+    println!(
+        "validated in {}",
+        crate::spec::units::format_duration(started.elapsed())
+    );
+    if let Some((path, mut w)) = junit {
+        let xml = crate::validate::render_junit(&report).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        w.write_all(&xml)
+            .and_then(|_| w.flush())
+            .map_err(|source| Error::Write { path, source })?;
+    }
+    if let Some((path, mut w)) = json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+        writeln!(w, "{text}")
+            .and_then(|_| w.flush())
+            .map_err(|source| Error::Write { path, source })?;
+    }
+    Ok(report.exit_code())
 }
 
 async fn check(

@@ -169,29 +169,67 @@ pub fn collect(
     context: &RelPath,
     dockerfile: &RelPath,
 ) -> Result<BuildContext, SubmissionError> {
-    let root = resolve_inside(root, &RelPath::new(".").unwrap_or_else(|| context.clone()))?;
-    let ctx_dir = resolve_inside(&root, context)?;
-    if !ctx_dir.is_dir() {
+    collect_layered(&[root], context, dockerfile)
+}
+
+/// Like [`collect`], over folders layered in increasing precedence: the
+/// submission, then the files an exercise adds (its own files, fixtures).
+/// A path present in several layers is taken from the last; the
+/// `.dockerignore` in effect is the last layer's that has one, and it applies
+/// to every layer, so a generated data file can be ignored by the student.
+pub fn collect_layered(
+    roots: &[&Path],
+    context: &RelPath,
+    dockerfile: &RelPath,
+) -> Result<BuildContext, SubmissionError> {
+    let mut layers = Vec::new(); // (root, context folder)
+    for root in roots {
+        let root = resolve_inside(root, &RelPath::root())?;
+        match resolve_inside(&root, context) {
+            Ok(dir) if dir.is_dir() => layers.push((root, dir)),
+            Ok(_) | Err(SubmissionError::Missing(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if layers.is_empty() {
         return Err(SubmissionError::Unreadable {
             path: context.to_string(),
             message: "not a folder".into(),
         });
     }
-    let dockerfile_path = require_file(&root, dockerfile)?;
-
-    let mut patterns = match fs::read(ctx_dir.join(".dockerignore")) {
-        Ok(bytes) => read_patterns(&String::from_utf8_lossy(&bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            return Err(SubmissionError::Unreadable {
-                path: ".dockerignore".into(),
-                message: e.to_string(),
-            });
+    let mut dockerfile_at = None;
+    for root in roots.iter().rev() {
+        match require_file(root, dockerfile) {
+            Ok(path) => {
+                dockerfile_at = Some(path);
+                break;
+            }
+            Err(SubmissionError::Missing(_)) => {}
+            Err(e) => return Err(e),
         }
-    };
-    let inside = dockerfile_path
-        .strip_prefix(&ctx_dir)
-        .ok()
+    }
+    let dockerfile_path =
+        dockerfile_at.ok_or_else(|| SubmissionError::Missing(dockerfile.to_string()))?;
+
+    let mut patterns = Vec::new();
+    for (_, ctx_dir) in layers.iter().rev() {
+        match fs::read(ctx_dir.join(".dockerignore")) {
+            Ok(bytes) => {
+                patterns = read_patterns(&String::from_utf8_lossy(&bytes));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(SubmissionError::Unreadable {
+                    path: ".dockerignore".into(),
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    let inside = layers
+        .iter()
+        .find_map(|(_, ctx_dir)| dockerfile_path.strip_prefix(ctx_dir).ok())
         .map(|p| p.to_string_lossy().replace('\\', "/"));
     // Docker re-includes the build files even when .dockerignore names them:
     // the daemon needs them (and drops them again from what COPY sees).
@@ -211,14 +249,38 @@ pub fn collect(
         dockerfile: String::new(),
         content_bytes: 0,
     };
-    walk(
-        &root,
-        &ctx_dir,
-        &ctx_dir,
-        &matcher,
-        &ParentMatches::default(),
-        &mut out,
-    )?;
+    if let [(root, ctx_dir)] = layers.as_slice() {
+        walk(
+            root,
+            ctx_dir,
+            ctx_dir,
+            &matcher,
+            &ParentMatches::default(),
+            &mut out,
+        )?;
+    } else {
+        let mut merged = std::collections::BTreeMap::new();
+        for (root, ctx_dir) in &layers {
+            let mut layer = BuildContext {
+                entries: Vec::new(),
+                dockerfile: String::new(),
+                content_bytes: 0,
+            };
+            walk(
+                root,
+                ctx_dir,
+                ctx_dir,
+                &matcher,
+                &ParentMatches::default(),
+                &mut layer,
+            )?;
+            for e in layer.entries {
+                merged.insert(e.name.clone(), e);
+            }
+        }
+        out.entries = merged.into_values().collect();
+        out.content_bytes = out.entries.iter().map(|e| e.size).sum();
+    }
     out.dockerfile = match inside {
         Some(name) => name,
         None => {
@@ -234,6 +296,17 @@ pub fn collect(
         }
     };
     Ok(out)
+}
+
+/// Resolves `rel` in the last of `roots` that has it (see [`collect_layered`]).
+pub fn resolve_layered(roots: &[&Path], rel: &RelPath) -> Result<PathBuf, SubmissionError> {
+    for root in roots.iter().rev() {
+        match resolve_inside(root, rel) {
+            Err(SubmissionError::Missing(_)) => {}
+            other => return other,
+        }
+    }
+    Err(SubmissionError::Missing(rel.to_string()))
 }
 
 fn walk(

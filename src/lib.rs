@@ -19,3 +19,5 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod spec;
+pub mod stage;
+pub mod validate;

@@ -5,7 +5,7 @@
 //! results into observations, evaluates every check, and sends [`Event`]s.
 //! It holds no output logic: reporters do.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -18,7 +18,8 @@ use crate::event::{Event, ExercisePreview, ExerciseResult, Sandbox, StepSummary}
 use crate::observation::{BuildFacts, Observations, StepObservation, StepStatus};
 use crate::plan::{PlannedStep, plan};
 use crate::spec::units::{format_duration, format_limit, format_size};
-use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, StepKind};
+use crate::spec::{BuildSource, Exercise, ImageSource, Mount, PullPolicy, StepKind};
+use crate::stage::Stage;
 
 /// Where the files are and how hard to push the daemon.
 #[derive(Debug, Clone)]
@@ -120,6 +121,30 @@ async fn run_exercise(
             }))
             .collect();
     } else {
+        let prepared = {
+            let (ex, submission) = (ex.clone(), options.submission.clone());
+            tokio::task::spawn_blocking(move || Stage::prepare(&ex, &submission)).await
+        };
+        let stage = match prepared {
+            Ok(Ok(stage)) => stage,
+            Ok(Err(e)) => {
+                return finish_unstaged(
+                    ex,
+                    &format!("could not prepare the exercise's files: {e}"),
+                    events,
+                    started,
+                );
+            }
+            Err(e) => {
+                return finish_unstaged(
+                    ex,
+                    &format!("could not prepare the exercise's files: {e}"),
+                    events,
+                    started,
+                );
+            }
+        };
+        let stage = &stage;
         let plan = plan(ex, engine.run_id());
         let mut obs = Observations::default();
         let waves = async {
@@ -148,7 +173,7 @@ async fn run_exercise(
                                 kind: planned.step.kind.label(),
                             });
                             let t = Instant::now();
-                            let mut o = execute(engine, ex, planned, done, options, events).await;
+                            let mut o = execute(engine, ex, planned, done, stage, events).await;
                             o.duration = t.elapsed();
                             o
                         }
@@ -220,6 +245,50 @@ async fn run_exercise(
     result
 }
 
+/// Ends an exercise that could not be staged: every check is an error.
+fn finish_unstaged(
+    ex: &Exercise,
+    why: &str,
+    events: &UnboundedSender<Event>,
+    started: Instant,
+) -> ExerciseResult {
+    let outcomes: Vec<Outcome> = ex
+        .checks
+        .iter()
+        .map(|c| Outcome {
+            name: c.name.clone(),
+            step: c.step.clone(),
+            status: Status::Error,
+            points: 0,
+            max_points: c.points,
+            message: why.to_string(),
+            expected: None,
+            actual: None,
+            hint: None,
+        })
+        .collect();
+    for o in &outcomes {
+        let _ = events.send(Event::CheckFinished {
+            exercise: ex.id.clone(),
+            outcome: o.clone(),
+        });
+    }
+    let result = ExerciseResult {
+        id: ex.id.clone(),
+        title: ex.title.clone(),
+        section: ex.section.clone(),
+        points: 0,
+        max_points: ex.max_points(),
+        duration: started.elapsed(),
+        steps: Vec::new(),
+        outcomes,
+    };
+    let _ = events.send(Event::ExerciseFinished {
+        result: result.clone(),
+    });
+    result
+}
+
 fn status_of(e: StepError) -> StepStatus {
     match e {
         StepError::Submission(m) => StepStatus::Failed(m),
@@ -232,7 +301,7 @@ async fn execute(
     ex: &Exercise,
     planned: &PlannedStep,
     done: &Observations,
-    options: &RunOptions,
+    stage: &Stage,
     events: &UnboundedSender<Event>,
 ) -> StepObservation {
     let name = planned.step.name.as_str();
@@ -245,11 +314,27 @@ async fn execute(
             }
         }
         StepKind::Build(build) => {
-            let root = options.submission.clone();
+            let roots: Vec<PathBuf> = match build.from {
+                BuildSource::Submission => {
+                    stage.roots().into_iter().map(Path::to_path_buf).collect()
+                }
+                BuildSource::Exercise => match stage.exercise_files() {
+                    Some(dir) => vec![dir.to_path_buf()],
+                    None => {
+                        o.status = StepStatus::Error(format!(
+                            "the exercise has no files of its own (exercises/{}/)",
+                            ex.id
+                        ));
+                        return o;
+                    }
+                },
+            };
             let (ctx_rel, file_rel) = (build.context.clone(), build.dockerfile.clone());
-            let collected =
-                tokio::task::spawn_blocking(move || context::collect(&root, &ctx_rel, &file_rel))
-                    .await;
+            let collected = tokio::task::spawn_blocking(move || {
+                let roots: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
+                context::collect_layered(&roots, &ctx_rel, &file_rel)
+            })
+            .await;
             let ctx = match collected {
                 Ok(Ok(ctx)) => ctx,
                 Ok(Err(e)) => {
@@ -362,7 +447,7 @@ async fn execute(
             for m in &run.mounts {
                 let host_source = match m {
                     Mount::Bind { source, .. } => {
-                        match context::resolve_inside(&options.submission, source) {
+                        match context::resolve_layered(&stage.roots(), source) {
                             Ok(p) => Some(p),
                             Err(e) => {
                                 o.status =

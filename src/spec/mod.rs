@@ -31,6 +31,39 @@ pub struct Exercise {
     pub checks: Vec<Check>,
     /// Wall-clock limit for the whole exercise; steps not done by then fail.
     pub timeout: Duration,
+    /// Files generated for the submission before grading.
+    pub fixtures: Vec<Fixture>,
+    /// The exercise's own files (`exercises/<id>/`), when it has any. Set by
+    /// whoever loads the spec from disk: parsing does no I/O.
+    pub files: Option<std::path::PathBuf>,
+}
+
+/// A file generated into the grading view of the submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    pub path: RelPath,
+    pub content: FixtureContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FixtureContent {
+    /// Pseudo-random bytes (incompressible, like real data), the same every run.
+    Random(u64),
+    Zeros(u64),
+    Text(String),
+}
+
+impl FixtureContent {
+    pub fn len(&self) -> u64 {
+        match self {
+            FixtureContent::Random(n) | FixtureContent::Zeros(n) => *n,
+            FixtureContent::Text(t) => t.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Exercise {
@@ -67,6 +100,11 @@ impl RelPath {
             }
         }
         Some(RelPath(parts.join("/")))
+    }
+
+    /// The folder itself.
+    pub fn root() -> RelPath {
+        RelPath(String::new())
     }
 
     /// The folder itself (`.`, or an empty path).
@@ -127,6 +165,8 @@ pub enum PullPolicy {
 
 #[derive(Debug, Clone)]
 pub struct BuildStep {
+    /// Where the Dockerfile and context come from.
+    pub from: BuildSource,
     pub dockerfile: RelPath,
     pub context: RelPath,
     pub target: Option<String>,
@@ -140,6 +180,14 @@ pub struct BuildStep {
     pub limits: Limits,
     /// Largest build context sent; checked before anything is sent.
     pub max_context: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildSource {
+    /// The student's files (with the exercise's files and fixtures added).
+    Submission,
+    /// The exercise's own files only: a reference build.
+    Exercise,
 }
 
 /// Resource limits of a container.

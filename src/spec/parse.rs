@@ -427,6 +427,7 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
             "steps",
             "checks",
             "timeout",
+            "fixtures",
         ],
     );
     let id = required_string(cx, root, "id");
@@ -481,7 +482,65 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         steps: steps_ok.then_some(steps)?,
         checks: checks?,
         timeout: timeout?,
+        fixtures: fixtures(cx, root)?,
+        files: None,
     })
+}
+
+/// `[[fixtures]]`: files generated before grading.
+fn fixtures(cx: &mut Cx, root: &Obj) -> Option<Vec<Fixture>> {
+    let Some(field) = root.field("fixtures") else {
+        return Some(Vec::new());
+    };
+    let before = cx.errors.len();
+    let mut out = Vec::new();
+    let tables: Vec<Obj> = field
+        .array(cx)?
+        .iter()
+        .filter_map(|f| f.table(cx))
+        .collect();
+    for t in tables {
+        t.only(cx, &["path", "size", "content", "text"]);
+        let path = match t.field("path") {
+            Some(p) => p.rel_path(cx),
+            None => {
+                t.missing(cx, "path");
+                None
+            }
+        };
+        let content = match (t.field("text"), t.field("size")) {
+            (Some(text), None) => {
+                if let Some(c) = t.field("content") {
+                    c.invalid(cx, "`content` goes with `size`, not with `text`");
+                }
+                text.string(cx).map(FixtureContent::Text)
+            }
+            (None, Some(size)) => {
+                let n = size.size(cx);
+                let kind = match t.field("content") {
+                    Some(c) => c.one_of(cx, &[("random", true), ("zeros", false)]),
+                    None => Some(true),
+                };
+                match (n, kind) {
+                    (Some(n), Some(true)) => Some(FixtureContent::Random(n)),
+                    (Some(n), Some(false)) => Some(FixtureContent::Zeros(n)),
+                    _ => None,
+                }
+            }
+            _ => {
+                cx.error(
+                    t.span.clone(),
+                    &t.path,
+                    "a fixture needs exactly one of `size` or `text`",
+                );
+                None
+            }
+        };
+        if let (Some(path), Some(content)) = (path, content) {
+            out.push(Fixture { path, content });
+        }
+    }
+    (cx.errors.len() == before).then_some(out)
 }
 
 /// `limits = { memory = "512 MiB", pids = 256, cpus = 1.5 }`; `pids` only
@@ -655,6 +714,7 @@ fn build_step(cx: &mut Cx, b: &Obj) -> Option<StepKind> {
     b.only(
         cx,
         &[
+            "from",
             "dockerfile",
             "context",
             "target",
@@ -696,7 +756,18 @@ fn build_step(cx: &mut Cx, b: &Obj) -> Option<StepKind> {
         Some(f) => f.size(cx),
         None => Some(DEFAULT_MAX_CONTEXT),
     };
+    let from = match b.field("from") {
+        Some(f) => f.one_of(
+            cx,
+            &[
+                ("submission", BuildSource::Submission),
+                ("exercise", BuildSource::Exercise),
+            ],
+        ),
+        None => Some(BuildSource::Submission),
+    };
     Some(StepKind::Build(BuildStep {
+        from: from?,
         dockerfile: dockerfile?,
         context: context?,
         target,

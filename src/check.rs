@@ -392,6 +392,19 @@ fn size(bounds: &SizeBounds, image: &ImageFacts, obs: &Observations) -> Assessed
             signed_size(n as i128 - b as i128)
         ));
     }
+    if let Some((base, by)) = &bounds.min_over {
+        let b = other_image(obs, base)?.size;
+        ok &= n >= b.saturating_add(*by);
+        expected.push(format!(
+            "at least {} over `{base}` ({})",
+            format_size(*by),
+            format_size(b)
+        ));
+        relative.push(format!(
+            "{} over `{base}`",
+            signed_size(n as i128 - b as i128)
+        ));
+    }
     if let Some(other) = &bounds.smaller_than {
         let b = other_image(obs, other)?.size;
         ok &= n < b;

@@ -193,6 +193,23 @@ fn size_absolute_and_relative_bounds() {
         out.message,
         "image size: expected at most 1.00 MB over `base` (100 MB), got 105 MB (105000000 bytes), +5.00 MB over `base`"
     );
+    let grew = SizeBounds {
+        min_over: Some(("base".into(), 5_000_000)),
+        ..Default::default()
+    };
+    assert_eq!(
+        evaluate(&check("final", vec![Assertion::Size(grew)]), &o).status,
+        Status::Passed
+    );
+    let grew_more = SizeBounds {
+        min_over: Some(("base".into(), 6_000_000)),
+        ..Default::default()
+    };
+    let out = evaluate(&check("final", vec![Assertion::Size(grew_more)]), &o);
+    assert_eq!(
+        out.expected.as_deref(),
+        Some("at least 6.00 MB over `base` (100 MB)")
+    );
     let smaller = SizeBounds {
         smaller_than: Some("base".into()),
         ..Default::default()

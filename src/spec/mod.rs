@@ -332,6 +332,8 @@ pub struct SizeBounds {
     pub min: Option<u64>,
     /// At most `by` bytes larger than the image of the named step.
     pub max_over: Option<(String, u64)>,
+    /// At least `by` bytes larger than the image of the named step.
+    pub min_over: Option<(String, u64)>,
     pub smaller_than: Option<String>,
     pub larger_than: Option<String>,
 }
@@ -341,6 +343,7 @@ impl SizeBounds {
     pub fn referenced_steps(&self) -> impl Iterator<Item = &str> {
         self.max_over
             .iter()
+            .chain(self.min_over.iter())
             .map(|(s, _)| s.as_str())
             .chain(self.smaller_than.as_deref())
             .chain(self.larger_than.as_deref())

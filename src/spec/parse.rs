@@ -1134,6 +1134,7 @@ fn size_bounds(cx: &mut Cx, f: &Field, steps: &[Step]) -> Option<SizeBounds> {
             "max",
             "min",
             "max_over",
+            "min_over",
             "by",
             "smaller_than",
             "larger_than",
@@ -1161,23 +1162,36 @@ fn size_bounds(cx: &mut Cx, f: &Field, steps: &[Step]) -> Option<SizeBounds> {
         }
     };
     let max_over_step = image_step("max_over", cx);
+    let min_over_step = image_step("min_over", cx);
     let smaller_than = image_step("smaller_than", cx);
     let larger_than = image_step("larger_than", cx);
     let by = t.field("by").and_then(|b| b.size(cx));
-    if let (Some(b), false) = (t.field("by"), t.has("max_over")) {
-        b.invalid(cx, "`by` goes with `max_over`");
+    if let (Some(b), false) = (t.field("by"), t.has("max_over") || t.has("min_over")) {
+        b.invalid(cx, "`by` goes with `max_over` or `min_over`");
         ok = false;
     }
     let bounds = SizeBounds {
         max: t.field("max").and_then(|m| m.size(cx)),
         min: t.field("min").and_then(|m| m.size(cx)),
         max_over: max_over_step.map(|s| (s, by.unwrap_or(0))),
+        min_over: min_over_step.map(|s| (s, by.unwrap_or(0))),
         smaller_than,
         larger_than,
     };
-    if !["max", "min", "max_over", "smaller_than", "larger_than"]
-        .iter()
-        .any(|k| t.has(k))
+    if let (Some(f), true) = (t.field("min_over"), t.has("max_over")) {
+        f.invalid(cx, "`max_over` and `min_over` share `by`: write two checks");
+        ok = false;
+    }
+    if ![
+        "max",
+        "min",
+        "max_over",
+        "min_over",
+        "smaller_than",
+        "larger_than",
+    ]
+    .iter()
+    .any(|k| t.has(k))
     {
         f.invalid(
             cx,

@@ -3,7 +3,8 @@
 #
 # These are local stand-ins built from Debian's packages, for machines that
 # cannot reach a registry: busybox:1.35 (Debian's busybox-static and its applet
-# links) and debian:bookworm-slim (debootstrap --variant=minbase). Where a
+# links), hello-world:latest (busybox printing a greeting) and
+# debian:bookworm-slim (debootstrap --variant=minbase). Where a
 # registry is reachable the same names can simply be pulled instead; the course
 # never depends on the exact size of a base image.
 set -euo pipefail
@@ -39,6 +40,13 @@ if ! have_image busybox:1.35; then
   printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
   tar -C "$root" -c . | docker import -c 'CMD ["sh"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - busybox:1.35 >/dev/null \
     || die "docker import busybox:1.35 failed"
+fi
+
+# The course's first container: a local stand-in for Docker's hello-world.
+if ! have_image hello-world:latest; then
+  printf 'FROM busybox:1.35\nCMD ["echo", "Hello from Docker!\\nThis message shows that your installation appears to be working correctly."]\n' \
+    | DOCKER_BUILDKIT=0 docker build -q -t hello-world:latest - >/dev/null 2>"$work/hello.log" \
+    || { cat "$work/hello.log" >&2; die "building hello-world:latest failed"; }
 fi
 
 if ! have_image debian:bookworm-slim; then

@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use crate::observation::{
-    FileProbe, ImageFacts, Observations, RunFacts, StepObservation, StepStatus, resolve_uid,
+    ContainerFacts, FileProbe, ImageFacts, Observations, RunFacts, StepObservation, StepStatus,
+    resolve_uid,
 };
 use crate::spec::units::{format_duration, format_size};
 use crate::spec::*;
@@ -232,17 +233,28 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
             ))
         }
         Assertion::Size(bounds) => size(bounds, image_of(step)?, obs),
-        Assertion::Layers { min, max } => {
+        Assertion::Layers {
+            min,
+            max,
+            more_than,
+        } => {
             let n = image_of(step)?.layers;
-            let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
-            let expected = match (min, max) {
-                (Some(a), Some(b)) if a == b => format!("exactly {a} layers"),
-                (Some(a), Some(b)) => format!("between {a} and {b} layers"),
-                (Some(a), None) => format!("at least {a} layers"),
-                (None, Some(b)) => format!("at most {b} layers"),
-                (None, None) => "any number of layers".into(),
+            let mut ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+            let mut expected = match (min, max) {
+                (Some(a), Some(b)) if a == b => vec![format!("exactly {a} layers")],
+                (Some(a), Some(b)) => vec![format!("between {a} and {b} layers")],
+                (Some(a), None) => vec![format!("at least {a} layers")],
+                (None, Some(b)) => vec![format!("at most {b} layers")],
+                (None, None) => vec![],
             };
-            Ok(Finding::new(ok, "layers", expected, format!("{n} layers")))
+            let mut actual = format!("{n} layers");
+            if let Some(other) = more_than {
+                let m = other_image(obs, other)?.layers;
+                ok &= n > m;
+                expected.push(format!("more layers than `{other}` ({m})"));
+                actual.push_str(&format!(" ({:+} vs `{other}`)", n as i64 - m as i64));
+            }
+            Ok(Finding::new(ok, "layers", expected.join(" and "), actual))
         }
         Assertion::Files { present, absent } => files(present, absent, image_of(step)?),
         Assertion::File { path, matcher } => {
@@ -350,6 +362,13 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
                 actual.push_str(" (killed: out of memory)");
             }
             Ok(Finding::new(ok, "exit code", expected, actual))
+        }
+        Assertion::Container(want) => {
+            let have = match (&step.container, &step.status) {
+                (Some(c), StepStatus::Done) => c,
+                _ => return Err(unavailable(step)),
+            };
+            Ok(container(want, have))
         }
         Assertion::Stdout(m) => stream(
             m,
@@ -591,6 +610,126 @@ fn config(want: &ConfigExpectation, image: &ImageFacts) -> Assessed {
         expected.join(", "),
         actual.join(", "),
     ))
+}
+
+fn container(want: &ContainerExpectation, have: &ContainerFacts) -> Finding {
+    let mut expected = Vec::new();
+    let mut actual = Vec::new();
+    let mut ok = true;
+    let mut compare = |field: &str, e: String, a: String| {
+        ok &= e == a;
+        expected.push(format!("{field} {e}"));
+        actual.push(format!("{field} {a}"));
+    };
+    if let Some(s) = &want.state {
+        compare("state", s.clone(), have.state.clone());
+    }
+    if let Some(code) = want.exit_code {
+        compare(
+            "exit code",
+            code.to_string(),
+            have.exit_code.map_or("unknown".into(), |c| c.to_string()),
+        );
+    }
+    if let Some(i) = &want.image {
+        // `hello-world` and `docker.io/library/hello-world:latest` name the
+        // same image; compare the short form.
+        let short = |s: &str| {
+            let s = s.strip_prefix("docker.io/").unwrap_or(s);
+            let s = s.strip_prefix("library/").unwrap_or(s);
+            s.strip_suffix(":latest").unwrap_or(s).to_string()
+        };
+        compare("image", quote(&short(i)), quote(&short(&have.image)));
+    }
+    if let Some(u) = &want.user {
+        let shown = if have.user.is_empty() {
+            "none (root)".to_string()
+        } else {
+            quote(&have.user)
+        };
+        compare("user", quote(u), shown);
+    }
+    for m in &want.mounts {
+        let describe = |kind: &str, source: &str, readonly: bool| {
+            let mut d = format!("{kind} mount at {}", m.target);
+            if !source.is_empty() {
+                d.push_str(&format!(" from {source}"));
+            }
+            d.push_str(if readonly {
+                ", read-only"
+            } else {
+                ", writable"
+            });
+            d
+        };
+        let want_text = describe(
+            m.kind.as_deref().unwrap_or("a"),
+            m.source_name.as_deref().unwrap_or(""),
+            m.readonly.unwrap_or(false),
+        );
+        let seen = have.mounts.iter().find(|h| h.target == m.target);
+        let matches = seen.is_some_and(|h| {
+            m.kind.as_ref().is_none_or(|k| &h.kind == k)
+                && m.source_name
+                    .as_ref()
+                    .is_none_or(|n| h.source.rsplit('/').next() == Some(n.as_str()))
+                && m.readonly.is_none_or(|r| h.readonly == r)
+        });
+        let seen_text = match seen {
+            Some(h) => describe(
+                &h.kind,
+                h.source.rsplit('/').next().unwrap_or(""),
+                h.readonly,
+            ),
+            None if have.mounts.is_empty() => "no mounts".to_string(),
+            None => format!("nothing at {}", m.target),
+        };
+        ok &= matches;
+        expected.push(if m.readonly.is_some() {
+            want_text
+        } else {
+            want_text.replace(", writable", "")
+        });
+        actual.push(seen_text);
+    }
+    for p in &want.ports {
+        let seen: Vec<&(String, String, Option<u16>)> = have
+            .ports
+            .iter()
+            .filter(|(c, _, _)| c == &p.container)
+            .collect();
+        let hit = seen.iter().any(|(_, ip, port)| {
+            p.host_ip.as_ref().is_none_or(|w| w == ip)
+                && p.host_port.is_none_or(|w| Some(w) == *port)
+        });
+        ok &= hit;
+        expected.push(format!(
+            "{} published on {}:{}",
+            p.container,
+            p.host_ip.as_deref().unwrap_or("any address"),
+            p.host_port.map_or("any port".into(), |n| n.to_string())
+        ));
+        actual.push(if seen.is_empty() {
+            format!("{} not published", p.container)
+        } else {
+            seen.iter()
+                .map(|(c, ip, port)| {
+                    format!(
+                        "{c} on {}:{}",
+                        if ip.is_empty() { "0.0.0.0" } else { ip },
+                        port.map_or("?".into(), |n| n.to_string())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+    }
+    Finding::new(
+        ok,
+        format!("container {}", have.name),
+        expected.join(", "),
+        actual.join(", "),
+    )
 }
 
 fn quote(s: &str) -> String {

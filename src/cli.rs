@@ -87,6 +87,11 @@ enum Command {
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
         jobs: u16,
     },
+    /// Check that this machine can take the course (daemon, images, --user).
+    Doctor {
+        #[arg(long, default_value = "exercises")]
+        exercises_dir: PathBuf,
+    },
     /// Remove every container, image and volume dockgrade left behind.
     Clean,
 }
@@ -139,6 +144,24 @@ fn dispatch(cli: Cli) -> Result<i32, Error> {
         } => lint(files, &exercises_dir),
         Command::List { exercises_dir } => list(&exercises_dir),
         Command::Clean => runtime()?.block_on(clean()),
+        Command::Doctor { exercises_dir } => {
+            // The course's exercises name more base images; without them the
+            // standard ones are still checked.
+            let exercises = if exercises_dir.is_dir() {
+                load_dir(&exercises_dir).unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            let items = runtime()?.block_on(crate::doctor::diagnose(&exercises));
+            let color = io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            print!("{}", crate::doctor::render(&items, color));
+            Ok(if items.iter().all(|i| i.ok) {
+                exit::SUCCESS
+            } else {
+                exit::CHECK_FAILED
+            })
+        }
         Command::Validate {
             exercises,
             exercises_dir,

@@ -197,8 +197,10 @@ pub fn collect_layered(
             message: "not a folder".into(),
         });
     }
+    // The Dockerfile is the submission's own: an exercise's files never
+    // replace it, so the first layer that has one provides it.
     let mut dockerfile_at = None;
-    for root in roots.iter().rev() {
+    for root in roots.iter() {
         match require_file(root, dockerfile) {
             Ok(path) => {
                 dockerfile_at = Some(path);
@@ -275,6 +277,12 @@ pub fn collect_layered(
                 &mut layer,
             )?;
             for e in layer.entries {
+                let is_dockerfile = inside
+                    .as_deref()
+                    .is_some_and(|n| n.as_bytes() == e.name.as_slice());
+                if is_dockerfile && e.source != dockerfile_path {
+                    continue;
+                }
                 merged.insert(e.name.clone(), e);
             }
         }
@@ -498,6 +506,41 @@ mod tests {
         let ctx = collect(d.path(), &rel("app"), &rel("Dockerfile.x")).expect("collects");
         assert_eq!(ctx.names(), vec!["a.txt", OUTSIDE_DOCKERFILE]);
         assert_eq!(ctx.dockerfile, OUTSIDE_DOCKERFILE);
+    }
+
+    #[test]
+    fn layers_merge_but_never_replace_the_submissions_dockerfile() {
+        let sub = tree(&[
+            ("Dockerfile", "FROM student"),
+            ("mine.txt", "m"),
+            (".dockerignore", "*.dat\n"),
+        ]);
+        let extra = tree(&[
+            ("Dockerfile", "FROM reference"),
+            ("course/hello.sh", "echo"),
+            ("big.dat", "x"),
+        ]);
+        let ctx = collect_layered(&[sub.path(), extra.path()], &rel("."), &rel("Dockerfile"))
+            .expect("collects");
+        assert_eq!(
+            ctx.names(),
+            vec![
+                ".dockerignore",
+                "Dockerfile",
+                "course",
+                "course/hello.sh",
+                "mine.txt"
+            ]
+        );
+        let dockerfile = ctx
+            .entries
+            .iter()
+            .find(|e| e.name == b"Dockerfile")
+            .expect("Dockerfile");
+        assert_eq!(
+            fs::read_to_string(&dockerfile.source).expect("read"),
+            "FROM student"
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
 use crate::context::{self, BuildContext};
-use crate::observation::{BuildFacts, FileFacts, FileProbe, ImageConfig, ImageFacts, RunFacts};
+use crate::observation::{
+    BuildFacts, ContainerFacts, FileFacts, FileProbe, ImageConfig, ImageFacts, MountFacts, RunFacts,
+};
 use crate::plan::{FileNeed, Probe};
 use crate::spec::units::format_duration;
 use crate::spec::{FileType, Limits, Mount, Network, PullPolicy, RunStep};
@@ -135,6 +137,24 @@ struct Created {
     containers: Vec<String>,
     images: Vec<String>,
     volumes: Vec<String>,
+}
+
+/// The daemon's own description of itself.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonInfo {
+    pub version: String,
+    pub api_version: String,
+    pub storage_driver: String,
+    pub root_dir: String,
+    pub rootless: bool,
+    pub operating_system: String,
+}
+
+/// Container and image ids present at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    containers: std::collections::HashSet<String>,
+    images: std::collections::HashSet<String>,
 }
 
 /// What a cleanup removed, and what it could not.
@@ -435,6 +455,55 @@ impl Engine {
                 .remove_image(id, Some(RemoveImageOptionsBuilder::default().build()), None)
                 .await;
         }
+    }
+
+    /// Looks at an existing container by name (live exercises): read only.
+    pub async fn container(&self, name: &str) -> Result<ContainerFacts, StepError> {
+        let inspect = match self.docker.inspect_container(name, None).await {
+            Ok(i) => i,
+            Err(e) if is_not_found(&e) => {
+                return Err(StepError::Submission(format!(
+                    "there is no container named `{name}`: start it with `--name {name}`, and without `--rm`"
+                )));
+            }
+            Err(e) => return Err(StepError::daemon("inspecting the container", e)),
+        };
+        let state = inspect.state.unwrap_or_default();
+        let config = inspect.config.unwrap_or_default();
+        let mut ports = Vec::new();
+        for (port, bindings) in inspect
+            .host_config
+            .and_then(|h| h.port_bindings)
+            .unwrap_or_default()
+        {
+            for b in bindings.unwrap_or_default() {
+                ports.push((
+                    port.clone(),
+                    b.host_ip.unwrap_or_default(),
+                    b.host_port.and_then(|p| p.parse().ok()),
+                ));
+            }
+        }
+        ports.sort();
+        Ok(ContainerFacts {
+            name: name.to_string(),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: state.exit_code,
+            image: config.image.unwrap_or_default(),
+            user: config.user.unwrap_or_default(),
+            mounts: inspect
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| MountFacts {
+                    kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+                    source: m.source.unwrap_or_default(),
+                    target: m.destination.unwrap_or_default(),
+                    readonly: !m.rw.unwrap_or(true),
+                })
+                .collect(),
+            ports,
+        })
     }
 
     /// Inspects an image dockgrade built (by id) and probes what its checks need.
@@ -782,6 +851,28 @@ impl Engine {
         let started = Instant::now();
         if let Err(e) = self.docker.start_container(id, None).await {
             collector.abort();
+            // A command that cannot be found or executed is an exit code, as
+            // `docker run` reports it: 127 not found, 126 not executable.
+            if let DockerError::DockerResponseServerError { message, .. } = &e {
+                let lower = message.to_lowercase();
+                let code = if lower.contains("executable file not found")
+                    || lower.contains("no such file or directory")
+                {
+                    Some(127)
+                } else if lower.contains("permission denied") {
+                    Some(126)
+                } else {
+                    None
+                };
+                if let Some(code) = code {
+                    return Ok(RunFacts {
+                        exit_code: Some(code),
+                        stderr: format!("{}\n", message.trim()),
+                        user: step.user.clone().unwrap_or_else(|| image_user.to_string()),
+                        ..Default::default()
+                    });
+                }
+            }
             return match e {
                 DockerError::DockerResponseServerError {
                     status_code: 400 | 404 | 500,
@@ -907,6 +998,113 @@ impl Engine {
         report.images += swept.images;
         report.volumes += swept.volumes;
         report.failures.extend(swept.failures);
+        report
+    }
+
+    /// What the daemon says about itself, for `doctor`.
+    pub async fn describe_daemon(&self) -> Result<DaemonInfo, EngineError> {
+        let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
+        let info = self.docker.info().await.map_err(daemon)?;
+        let version = self.docker.version().await.map_err(daemon)?;
+        Ok(DaemonInfo {
+            version: info.server_version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            rootless: info
+                .security_options
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.contains("name=rootless")),
+            operating_system: info.operating_system.unwrap_or_default(),
+        })
+    }
+
+    /// The ids of every container and image on the daemon now.
+    pub async fn snapshot(&self) -> Result<Snapshot, EngineError> {
+        let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
+        let containers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default().all(true).build(),
+            ))
+            .await
+            .map_err(daemon)?;
+        let images = self
+            .docker
+            .list_images(Some(ListImagesOptionsBuilder::default().all(true).build()))
+            .await
+            .map_err(daemon)?;
+        Ok(Snapshot {
+            containers: containers.into_iter().filter_map(|c| c.id).collect(),
+            images: images.into_iter().map(|i| i.id).collect(),
+        })
+    }
+
+    /// Removes the containers and images created since `before` that do not
+    /// carry dockgrade's label (those belong to runs that clean up after
+    /// themselves): what a replayed `commands.sh` made.
+    pub async fn remove_since(&self, before: &Snapshot) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        let Ok(now) = self.snapshot().await else {
+            report
+                .failures
+                .push("could not list the daemon's containers and images".into());
+            return report;
+        };
+        let ours =
+            |labels: Option<HashMap<String, String>>| labels.is_some_and(|l| l.contains_key(LABEL));
+        if let Ok(list) = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default().all(true).build(),
+            ))
+            .await
+        {
+            for c in list {
+                let Some(id) = c.id else { continue };
+                if before.containers.contains(&id) || ours(c.labels) {
+                    continue;
+                }
+                let options = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
+                match self.docker.remove_container(&id, Some(options)).await {
+                    Ok(()) => report.containers += 1,
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => report
+                        .failures
+                        .push(format!("container {id}: {}", describe(&e))),
+                }
+            }
+        }
+        if let Ok(list) = self
+            .docker
+            .list_images(Some(ListImagesOptionsBuilder::default().build()))
+            .await
+        {
+            for image in list {
+                if before.images.contains(&image.id)
+                    || !now.images.contains(&image.id)
+                    || image.labels.contains_key(LABEL)
+                {
+                    continue;
+                }
+                let options = RemoveImageOptionsBuilder::default().force(true).build();
+                match self
+                    .docker
+                    .remove_image(&image.id, Some(options), None)
+                    .await
+                {
+                    Ok(_) => report.images += 1,
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => report
+                        .failures
+                        .push(format!("image {}: {}", image.id, describe(&e))),
+                }
+            }
+        }
         report
     }
 

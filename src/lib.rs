@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod context;
 pub mod dockerignore;
+pub mod doctor;
 pub mod engine;
 pub mod error;
 pub mod event;

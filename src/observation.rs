@@ -24,6 +24,7 @@ pub struct StepObservation {
     pub build: Option<BuildFacts>,
     pub image: Option<ImageFacts>,
     pub run: Option<RunFacts>,
+    pub container: Option<ContainerFacts>,
 }
 
 impl StepObservation {
@@ -35,8 +36,31 @@ impl StepObservation {
             build: None,
             image: None,
             run: None,
+            container: None,
         }
     }
+}
+
+/// An existing container, as `docker container inspect` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerFacts {
+    pub name: String,
+    pub state: String,
+    pub exit_code: Option<i64>,
+    /// The image as it was named when the container was created.
+    pub image: String,
+    pub user: String,
+    pub mounts: Vec<MountFacts>,
+    /// Published ports as requested: (container port, host IP, host port).
+    pub ports: Vec<(String, String, Option<u16>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountFacts {
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub readonly: bool,
 }
 
 /// Whether a step produced what its checks look at.

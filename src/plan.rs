@@ -66,7 +66,7 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
         .enumerate()
         .map(|(i, step)| {
             let needs = match &step.kind {
-                StepKind::Image { .. } => Vec::new(),
+                StepKind::Image { .. } | StepKind::Container { .. } => Vec::new(),
                 // A Dockerfile may start FROM any image named by an earlier
                 // image step, so builds wait for those to be present.
                 StepKind::Build(_) => exercise.steps[..i]

@@ -307,6 +307,10 @@ async fn execute(
     let name = planned.step.name.as_str();
     let mut o = StepObservation::new(name, StepStatus::Done);
     match &planned.step.kind {
+        StepKind::Container { name } => match engine.container(name).await {
+            Ok(facts) => o.container = Some(facts),
+            Err(e) => o.status = status_of(e),
+        },
         StepKind::Image { reference, pull } => {
             match engine.image(reference, *pull, &planned.probe).await {
                 Ok(facts) => o.image = Some(facts),
@@ -546,7 +550,7 @@ fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
                 timeout_seconds: build.timeout.as_secs_f64(),
                 max_context_bytes: Some(build.max_context),
             }),
-            StepKind::Image { .. } => None,
+            StepKind::Image { .. } | StepKind::Container { .. } => None,
         });
     StepSummary {
         name: o.step.clone(),

@@ -19,18 +19,30 @@ use crate::spec::{Exercise, FixtureContent};
 pub struct Stage {
     submission: PathBuf,
     overlay: Option<tempfile::TempDir>,
-    exercise_files: Option<PathBuf>,
+    /// A private copy of the exercise's files, links followed, for
+    /// reference builds (which read nothing of the student's).
+    exercise_files: Option<tempfile::TempDir>,
 }
 
 impl Stage {
     /// Lays the exercise's files and fixtures over `submission`.
     pub fn prepare(exercise: &Exercise, submission: &Path) -> io::Result<Stage> {
-        let exercise_files = exercise.files.clone().filter(|d| d.is_dir());
-        let overlay = if exercise_files.is_some() || !exercise.fixtures.is_empty() {
+        let source = exercise.files.clone().filter(|d| d.is_dir());
+        let exercise_files = match &source {
+            Some(files) => {
+                let copy = tempfile::Builder::new()
+                    .prefix("dockgrade-exercise-")
+                    .tempdir()?;
+                copy_tree(files, copy.path())?;
+                Some(copy)
+            }
+            None => None,
+        };
+        let overlay = if source.is_some() || !exercise.fixtures.is_empty() {
             let dir = tempfile::Builder::new()
                 .prefix("dockgrade-stage-")
                 .tempdir()?;
-            if let Some(files) = &exercise_files {
+            if let Some(files) = &source {
                 copy_tree(files, dir.path())?;
             }
             for fixture in &exercise.fixtures {
@@ -60,7 +72,7 @@ impl Stage {
 
     /// The exercise's own files, for reference builds.
     pub fn exercise_files(&self) -> Option<&Path> {
-        self.exercise_files.as_deref()
+        self.exercise_files.as_ref().map(|d| d.path())
     }
 }
 

@@ -19,7 +19,7 @@ use crate::event::ExerciseResult;
 use crate::exit;
 use crate::report::printable;
 use crate::runner::{self, RunOptions};
-use crate::spec::Exercise;
+use crate::spec::{Exercise, Mode};
 
 /// `solutions/<id>/wrong/<case>/expect.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +201,12 @@ pub async fn validate(
         let mut results = Vec::new();
         for (label, dir, expect) in cases(ex, solutions)? {
             progress(&format!("{} {label}", ex.id));
+            // A live exercise grades what the student typed: replay it first,
+            // and afterwards remove whatever it created.
+            let before = match ex.mode {
+                Mode::Live => Some(replay(engine, &dir, solutions).await?),
+                Mode::Check => None,
+            };
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
             let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
             let options = RunOptions {
@@ -210,6 +216,12 @@ pub async fn validate(
             let graded = runner::run(engine, std::slice::from_ref(ex), &options, &tx).await;
             drop(tx);
             let _ = drain.await;
+            if let Some(before) = &before {
+                let removed = engine.remove_since(before).await;
+                for f in removed.failures {
+                    tracing::warn!("could not remove what commands.sh created: {f}");
+                }
+            }
             let Some(result) = graded.first() else {
                 continue;
             };
@@ -220,6 +232,51 @@ pub async fn validate(
         report.cases.extend(results);
     }
     Ok(report)
+}
+
+/// Runs `<dir>/commands.sh` with bash (the docker commands a student would
+/// type, for a live exercise) and returns what the daemon held before.
+async fn replay(
+    engine: &Engine,
+    dir: &Path,
+    solutions: &Path,
+) -> Result<crate::engine::Snapshot, String> {
+    let script = dir.join("commands.sh");
+    if !script.is_file() {
+        return Err(format!(
+            "{} is missing: a live exercise's cases are the commands a student types",
+            script.display()
+        ));
+    }
+    let before = engine.snapshot().await.map_err(|e| e.to_string())?;
+    let root = fs::canonicalize(solutions)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let run = tokio::process::Command::new("bash")
+        .arg("commands.sh")
+        .current_dir(dir)
+        .env("COURSE_ROOT", &root)
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
+        Ok(Ok(out)) => {
+            tracing::debug!(
+                "{} exited {:?}\n{}{}",
+                script.display(),
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(before)
+        }
+        Ok(Err(e)) => Err(format!("cannot run {}: {e}", script.display())),
+        Err(_) => Err(format!(
+            "{} did not finish within 10 minutes",
+            script.display()
+        )),
+    }
 }
 
 /// The summary table for the terminal.

@@ -265,6 +265,7 @@ fn layers_bounds() {
             vec![Assertion::Layers {
                 min: Some(3),
                 max: None,
+                more_than: None,
             }],
         ),
         &o,
@@ -279,6 +280,7 @@ fn layers_bounds() {
             vec![Assertion::Layers {
                 min: Some(2),
                 max: Some(2),
+                more_than: None,
             }],
         ),
         &o,
@@ -531,6 +533,7 @@ fn build_expectations_and_context() {
             vec![Assertion::Layers {
                 min: Some(1),
                 max: None,
+                more_than: None,
             }],
         ),
         &o,
@@ -583,5 +586,35 @@ fn several_assertions_report_every_failure() {
     assert_eq!(
         out.message,
         "exit code: expected exit code 0, got exit code 2; stdout: expected to contain \"ok\", got \"oops\""
+    );
+}
+
+#[test]
+fn layers_relative_to_another_step() {
+    let mut more = image(1);
+    more.layers = 3;
+    let o = obs(vec![with_image("i", image(1)), with_image("more", more)]);
+    let rel = |step: &str, other: &str| {
+        evaluate(
+            &check(
+                step,
+                vec![Assertion::Layers {
+                    min: None,
+                    max: None,
+                    more_than: Some(other.into()),
+                }],
+            ),
+            &o,
+        )
+    };
+    let out = rel("more", "i");
+    assert_eq!(
+        (out.status, out.message.as_str()),
+        (Status::Passed, "layers: 3 layers (+1 vs `i`)")
+    );
+    let out = rel("i", "more");
+    assert_eq!(
+        out.message,
+        "layers: expected more layers than `more` (3), got 2 layers (-1 vs `more`)"
     );
 }

@@ -36,6 +36,17 @@ pub struct Exercise {
     /// The exercise's own files (`exercises/<id>/`), when it has any. Set by
     /// whoever loads the spec from disk: parsing does no I/O.
     pub files: Option<std::path::PathBuf>,
+    pub mode: Mode,
+}
+
+/// What an exercise grades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Builds and runs the submission's files.
+    Check,
+    /// Looks at what the student did on their own daemon: images by tag and
+    /// containers by name. Nothing is built or run.
+    Live,
 }
 
 /// A file generated into the grading view of the submission.
@@ -138,6 +149,8 @@ pub enum StepKind {
     Build(BuildStep),
     /// Run a container and record what it did.
     Run(RunStep),
+    /// Look at an existing container, by name (live exercises).
+    Container { name: String },
 }
 
 impl StepKind {
@@ -147,12 +160,13 @@ impl StepKind {
             StepKind::Image { .. } => "image",
             StepKind::Build(_) => "build",
             StepKind::Run(_) => "run",
+            StepKind::Container { .. } => "container",
         }
     }
 
     /// Whether the step leaves an image behind that image checks can look at.
     pub fn yields_image(&self) -> bool {
-        !matches!(self, StepKind::Run(_))
+        matches!(self, StepKind::Image { .. } | StepKind::Build(_))
     }
 }
 
@@ -278,9 +292,11 @@ pub struct Check {
 pub enum Assertion {
     Build(BuildExpectation),
     Size(SizeBounds),
+    /// `more_than`: strictly more layers than the image of that step.
     Layers {
         min: Option<u64>,
         max: Option<u64>,
+        more_than: Option<String>,
     },
     Files {
         present: Vec<FileExpectation>,
@@ -298,6 +314,39 @@ pub enum Assertion {
     ExitCode(ExitExpectation),
     Stdout(TextMatcher),
     Stderr(TextMatcher),
+    Container(ContainerExpectation),
+}
+
+/// What an existing container must look like; only listed fields are compared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerExpectation {
+    /// `created`, `running`, `exited`, …
+    pub state: Option<String>,
+    pub exit_code: Option<i64>,
+    /// The image as the container was started from it (`docker_intro:v0.1`).
+    pub image: Option<String>,
+    /// The `--user` it was started with, e.g. `1000:1000`.
+    pub user: Option<String>,
+    pub mounts: Vec<MountExpectation>,
+    pub ports: Vec<PortExpectation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MountExpectation {
+    pub target: String,
+    /// `bind`, `volume`, `tmpfs`.
+    pub kind: Option<String>,
+    /// The last component of the source path (host paths differ per student).
+    pub source_name: Option<String>,
+    pub readonly: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortExpectation {
+    /// `80/tcp`.
+    pub container: String,
+    pub host_ip: Option<String>,
+    pub host_port: Option<u16>,
 }
 
 impl Assertion {
@@ -315,6 +364,7 @@ impl Assertion {
             Assertion::ExitCode(_) => "exit_code",
             Assertion::Stdout(_) => "stdout",
             Assertion::Stderr(_) => "stderr",
+            Assertion::Container(_) => "container",
         }
     }
 }

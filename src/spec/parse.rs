@@ -428,6 +428,7 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
             "checks",
             "timeout",
             "fixtures",
+            "mode",
         ],
     );
     let id = required_string(cx, root, "id");
@@ -471,7 +472,11 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
 
     // Checks are validated against the steps that parsed, so a broken step
     // does not hide the mistakes in the checks below it.
-    let (steps, declared, steps_ok) = steps(cx, root);
+    let mode = match root.field("mode") {
+        Some(f) => f.one_of(cx, &[("check", Mode::Check), ("live", Mode::Live)]),
+        None => Some(Mode::Check),
+    };
+    let (steps, declared, steps_ok) = steps(cx, root, mode.unwrap_or(Mode::Check));
     let checks = checks(cx, root, &steps, &declared);
     Some(Exercise {
         id: id?,
@@ -484,6 +489,7 @@ fn exercise(cx: &mut Cx, root: &Obj) -> Option<Exercise> {
         timeout: timeout?,
         fixtures: fixtures(cx, root)?,
         files: None,
+        mode: mode?,
     })
 }
 
@@ -629,7 +635,7 @@ fn table_array<'a, 'i>(cx: &mut Cx, root: &Obj<'a, 'i>, key: &str) -> Option<Vec
 }
 
 /// The steps that parsed, every step name declared, and whether all parsed.
-fn steps(cx: &mut Cx, root: &Obj) -> (Vec<Step>, BTreeSet<String>, bool) {
+fn steps(cx: &mut Cx, root: &Obj, mode: Mode) -> (Vec<Step>, BTreeSet<String>, bool) {
     let Some(tables) = table_array(cx, root, "steps") else {
         return (Vec::new(), BTreeSet::new(), false);
     };
@@ -637,7 +643,7 @@ fn steps(cx: &mut Cx, root: &Obj) -> (Vec<Step>, BTreeSet<String>, bool) {
     let mut steps: Vec<Step> = Vec::new();
     let mut seen = BTreeSet::new();
     for t in &tables {
-        t.only(cx, &["name", "image", "pull", "build", "run"]);
+        t.only(cx, &["name", "image", "pull", "build", "run", "container"]);
         let name = required_string(cx, t, "name");
         if let (Some(n), Some(f)) = (&name, t.field("name")) {
             if !is_name(n) {
@@ -649,16 +655,16 @@ fn steps(cx: &mut Cx, root: &Obj) -> (Vec<Step>, BTreeSet<String>, bool) {
                 f.invalid(cx, format!("a step named {n:?} already exists"));
             }
         }
-        let kinds: Vec<&str> = ["image", "build", "run"]
+        let kinds: Vec<&str> = ["image", "build", "run", "container"]
             .into_iter()
             .filter(|k| t.has(k))
             .collect();
         if kinds.len() != 1 {
             let msg = if kinds.is_empty() {
-                "a step needs exactly one of `image`, `build` or `run`".to_string()
+                "a step needs exactly one of `image`, `build`, `run` or `container`".to_string()
             } else {
                 format!(
-                    "a step needs exactly one of `image`, `build` or `run`, found {}",
+                    "a step needs exactly one of `image`, `build`, `run` or `container`, found {}",
                     kinds.join(" and ")
                 )
             };
@@ -670,8 +676,30 @@ fn steps(cx: &mut Cx, root: &Obj) -> (Vec<Step>, BTreeSet<String>, bool) {
         {
             f.invalid(cx, "`pull` applies to `image` steps only");
         }
+        // Live exercises look at the student's daemon; they build and run nothing.
+        let misplaced = match (mode, kinds[0]) {
+            (Mode::Live, "build" | "run") => {
+                Some("a live exercise can only have `image` and `container` steps")
+            }
+            (Mode::Check, "container") => Some(
+                "`container` steps look at the student's own daemon: they need `mode = \"live\"`",
+            ),
+            _ => None,
+        };
+        if let (Some(why), Some(f)) = (misplaced, t.field(kinds[0])) {
+            f.invalid(cx, why);
+            continue;
+        }
         let kind = match kinds[0] {
             "image" => image_step(cx, t),
+            "container" => t.field("container").and_then(|f| {
+                let name = f.string(cx)?;
+                if name.is_empty() || name.contains(char::is_whitespace) {
+                    f.invalid(cx, format!("invalid container name {name:?}"));
+                    return None;
+                }
+                Some(StepKind::Container { name })
+            }),
             "build" => t
                 .field("build")
                 .and_then(|f| f.table(cx))
@@ -912,7 +940,8 @@ fn mount(cx: &mut Cx, t: &Obj) -> Option<Mount> {
     }
 }
 
-const ASSERTIONS: [&str; 11] = [
+const ASSERTIONS: [&str; 12] = [
+    "container",
     "build",
     "size",
     "layers",
@@ -1004,6 +1033,11 @@ fn checks(
 /// Which step kinds an assertion makes sense on, and what to say otherwise.
 fn applies(key: &str, kind: &StepKind) -> Result<(), &'static str> {
     match (key, kind) {
+        ("container", StepKind::Container { .. }) => Ok(()),
+        ("container", _) => Err("applies to container steps only"),
+        (_, StepKind::Container { .. }) => {
+            Err("does not apply to container steps; use `container = { … }`")
+        }
         ("build" | "context", StepKind::Build(_)) => Ok(()),
         ("build" | "context", _) => Err("applies to build steps only"),
         ("exit_code" | "stdout" | "stderr", StepKind::Run(_)) => Ok(()),
@@ -1046,14 +1080,31 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
         "size" => size_bounds(cx, f, steps).map(Assertion::Size),
         "layers" => {
             let t = f.table(cx)?;
-            t.only(cx, &["min", "max"]);
+            t.only(cx, &["min", "max", "more_than"]);
             let min = t.field("min").and_then(|f| f.unsigned(cx));
             let max = t.field("max").and_then(|f| f.unsigned(cx));
-            if min.is_none() && max.is_none() {
-                f.invalid(cx, "`layers` needs `min` or `max`");
+            let more_than = match t.field("more_than") {
+                None => None,
+                Some(m) => {
+                    let name = m.string(cx)?;
+                    match steps.iter().find(|s| s.name == name) {
+                        Some(s) if s.kind.yields_image() => Some(name),
+                        _ => {
+                            m.invalid(cx, format!("no build or image step named {name:?}"));
+                            return None;
+                        }
+                    }
+                }
+            };
+            if min.is_none() && max.is_none() && more_than.is_none() {
+                f.invalid(cx, "`layers` needs `min`, `max` or `more_than`");
                 return None;
             }
-            Some(Assertion::Layers { min, max })
+            Some(Assertion::Layers {
+                min,
+                max,
+                more_than,
+            })
         }
         "files" => files(cx, f),
         "file" => {
@@ -1112,6 +1163,7 @@ fn assertion(cx: &mut Cx, f: &Field, key: &str, step: &Step, steps: &[Step]) -> 
             }
         }
         "exit_code" => exit_code(cx, f).map(Assertion::ExitCode),
+        "container" => container(cx, f).map(Assertion::Container),
         "stdout" | "stderr" => {
             let t = f.table(cx)?;
             t.only(cx, &["equals", "contains", "not_contains", "matches"]);
@@ -1352,6 +1404,97 @@ fn config(cx: &mut Cx, f: &Field) -> Option<ConfigExpectation> {
         return None;
     }
     Some(c)
+}
+
+fn container(cx: &mut Cx, f: &Field) -> Option<ContainerExpectation> {
+    let t = f.table(cx)?;
+    t.only(
+        cx,
+        &["state", "exit_code", "image", "user", "mounts", "ports"],
+    );
+    let before = cx.errors.len();
+    let mut c = ContainerExpectation {
+        state: t.field("state").and_then(|x| {
+            x.one_of(
+                cx,
+                &[
+                    ("created", "created"),
+                    ("running", "running"),
+                    ("paused", "paused"),
+                    ("restarting", "restarting"),
+                    ("exited", "exited"),
+                    ("dead", "dead"),
+                ],
+            )
+            .map(str::to_string)
+        }),
+        exit_code: t.field("exit_code").and_then(|x| x.integer(cx)),
+        image: t.field("image").and_then(|x| x.string(cx)),
+        user: t.field("user").and_then(|x| x.string(cx)),
+        ..Default::default()
+    };
+    if let Some(items) = t.field("mounts").and_then(|m| m.array(cx)) {
+        for item in items {
+            let Some(m) = item.table(cx) else { continue };
+            m.only(cx, &["target", "type", "source_name", "readonly"]);
+            let Some(target) = (match m.field("target") {
+                Some(x) => x.container_path(cx),
+                None => {
+                    m.missing(cx, "target");
+                    None
+                }
+            }) else {
+                continue;
+            };
+            c.mounts.push(MountExpectation {
+                target,
+                kind: m.field("type").and_then(|x| {
+                    x.one_of(
+                        cx,
+                        &[("bind", "bind"), ("volume", "volume"), ("tmpfs", "tmpfs")],
+                    )
+                    .map(str::to_string)
+                }),
+                source_name: m.field("source_name").and_then(|x| x.string(cx)),
+                readonly: m.field("readonly").and_then(|x| x.boolean(cx)),
+            });
+        }
+    }
+    if let Some(items) = t.field("ports").and_then(|p| p.array(cx)) {
+        for item in items {
+            let Some(p) = item.table(cx) else { continue };
+            p.only(cx, &["container", "host_ip", "host_port"]);
+            let Some(container) = (match p.field("container") {
+                Some(x) => x.string(cx).map(|s| {
+                    if s.contains('/') {
+                        s
+                    } else {
+                        format!("{s}/tcp")
+                    }
+                }),
+                None => {
+                    p.missing(cx, "container");
+                    None
+                }
+            }) else {
+                continue;
+            };
+            let host_port = p
+                .field("host_port")
+                .and_then(|x| x.unsigned(cx))
+                .and_then(|n| u16::try_from(n).ok());
+            c.ports.push(PortExpectation {
+                container,
+                host_ip: p.field("host_ip").and_then(|x| x.string(cx)),
+                host_port,
+            });
+        }
+    }
+    if t.table.is_empty() {
+        f.invalid(cx, "`container` needs at least one field to compare");
+        return None;
+    }
+    (cx.errors.len() == before).then_some(c)
 }
 
 fn exit_code(cx: &mut Cx, f: &Field) -> Option<ExitExpectation> {

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+docker container run --name hi hello-world

@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+docker container create --name hello hello-world

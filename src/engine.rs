@@ -137,6 +137,11 @@ struct Created {
     containers: Vec<String>,
     images: Vec<String>,
     volumes: Vec<String>,
+    /// Every layer image a build reported, in order. The legacy builder
+    /// leaves the images of a multi-stage build's other stages, and a failed
+    /// build's last step, as untagged images outside the tagged image's
+    /// parent chain; cleanup removes those that end up untagged.
+    layers: Vec<String>,
 }
 
 /// The daemon's own description of itself.
@@ -342,7 +347,6 @@ impl Engine {
 
         let mut log = LogTail::new(BUILD_LOG_LINES);
         let mut image_id = None;
-        let mut last_layer: Option<String> = None;
         let mut stream =
             self.docker
                 .build_image(options.build(), None, Some(bollard::body_try_stream(body)));
@@ -357,7 +361,8 @@ impl Engine {
                                     && id.len() == 12
                                     && id.chars().all(|c| c.is_ascii_hexdigit())
                                 {
-                                    last_layer = Some(id.to_string());
+                                    let id = id.to_string();
+                                    self.record(|c| c.layers.push(id));
                                 }
                                 if !line.trim().is_empty() {
                                     on_line(line);
@@ -431,11 +436,6 @@ impl Engine {
                 }
             }
             Some((infra, message)) => {
-                // A failed legacy build leaves the last good layer behind as
-                // an untagged image; remove it (and its untagged parents).
-                if let Some(layer) = last_layer {
-                    self.remove_untagged(&layer).await;
-                }
                 facts.error = Some(message.clone());
                 BuildOutcome {
                     facts,
@@ -992,6 +992,10 @@ impl Engine {
                     .failures
                     .push(format!("image {tag}: {}", describe(&e))),
             }
+        }
+        // Children first: a stage's layers were reported after its parents'.
+        for id in created.layers.iter().rev() {
+            self.remove_untagged(id).await;
         }
         let swept = self.sweep(&format!("{RUN_LABEL}={}", self.run_id)).await;
         report.containers += swept.containers;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What a student types for exercise 04-bind-mount.
 docker build -q -f "$COURSE_ROOT/solutions/03-multistage/Dockerfile.03multi" \
-  -t docker_intro:v0.1multi "$COURSE_ROOT/exercises/03-multistage" >/dev/null
+  -t docker_intro:v0.1multi "$COURSE_ROOT/exercises/_course" >/dev/null
 data=$(mktemp -d)
 head -c 1048576 /dev/urandom > "$data/test_data.dat"
 docker container run --name bind-demo \

@@ -162,6 +162,32 @@ pub struct Snapshot {
     images: std::collections::HashSet<String>,
 }
 
+/// How one removal went.
+#[derive(Debug)]
+enum Removal {
+    Removed,
+    /// Already gone.
+    Absent,
+    Failed(String),
+}
+
+impl Removal {
+    fn of(result: Result<(), DockerError>) -> Removal {
+        match result {
+            Ok(()) => Removal::Removed,
+            Err(e) if is_not_found(&e) => Removal::Absent,
+            Err(e) => Removal::Failed(describe(&e)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Container,
+    Image,
+    Volume,
+}
+
 /// What a cleanup removed, and what it could not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CleanupReport {
@@ -169,6 +195,28 @@ pub struct CleanupReport {
     pub images: usize,
     pub volumes: usize,
     pub failures: Vec<String>,
+}
+
+impl CleanupReport {
+    fn tally(&mut self, kind: Kind, what: &str, removal: Removal) {
+        let (count, noun) = match kind {
+            Kind::Container => (&mut self.containers, "container"),
+            Kind::Image => (&mut self.images, "image"),
+            Kind::Volume => (&mut self.volumes, "volume"),
+        };
+        match removal {
+            Removal::Removed => *count += 1,
+            Removal::Absent => {}
+            Removal::Failed(e) => self.failures.push(format!("{noun} {what}: {e}")),
+        }
+    }
+
+    fn add(&mut self, other: CleanupReport) {
+        self.containers += other.containers;
+        self.images += other.images;
+        self.volumes += other.volumes;
+        self.failures.extend(other.failures);
+    }
 }
 
 /// A connection to the daemon for one grading run.
@@ -942,27 +990,48 @@ impl Engine {
         })
     }
 
-    async fn remove_container(&self, id: &str) {
+    /// Removes a container (forced, with its anonymous volumes).
+    async fn rm_container(&self, id: &str) -> Removal {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)
             .v(true)
             .build();
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => self.record(|c| c.containers.retain(|x| x != id)),
-            Err(e) if is_not_found(&e) => self.record(|c| c.containers.retain(|x| x != id)),
-            Err(e) => tracing::warn!("could not remove container {id}: {}", describe(&e)),
+        Removal::of(self.docker.remove_container(id, Some(options)).await)
+    }
+
+    /// Removes an image by tag or id (forced: its containers are gone first).
+    async fn rm_image(&self, id: &str) -> Removal {
+        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        Removal::of(
+            self.docker
+                .remove_image(id, Some(options), None)
+                .await
+                .map(|_| ()),
+        )
+    }
+
+    async fn rm_volume(&self, name: &str) -> Removal {
+        Removal::of(
+            self.docker
+                .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+                .await,
+        )
+    }
+
+    /// Removes a container this run created and forgets it.
+    async fn remove_container(&self, id: &str) {
+        if let Removal::Failed(e) = self.rm_container(id).await {
+            tracing::warn!("could not remove container {id}: {e}");
+        } else {
+            self.record(|c| c.containers.retain(|x| x != id));
         }
     }
 
     async fn remove_volume(&self, name: &str) {
-        match self
-            .docker
-            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
-            .await
-        {
-            Ok(()) => self.record(|c| c.volumes.retain(|x| x != name)),
-            Err(e) if is_not_found(&e) => self.record(|c| c.volumes.retain(|x| x != name)),
-            Err(e) => tracing::warn!("could not remove volume {name}: {}", describe(&e)),
+        if let Removal::Failed(e) = self.rm_volume(name).await {
+            tracing::warn!("could not remove volume {name}: {e}");
+        } else {
+            self.record(|c| c.volumes.retain(|x| x != name));
         }
     }
 
@@ -976,32 +1045,19 @@ impl Engine {
             .unwrap_or_default();
         let mut report = CleanupReport::default();
         for id in &created.containers {
-            self.remove_container(id).await;
-            report.containers += 1;
+            report.tally(Kind::Container, id, self.rm_container(id).await);
         }
-        for v in &created.volumes {
-            self.remove_volume(v).await;
-            report.volumes += 1;
+        for name in &created.volumes {
+            report.tally(Kind::Volume, name, self.rm_volume(name).await);
         }
         for tag in &created.images {
-            let options = RemoveImageOptionsBuilder::default().force(true).build();
-            match self.docker.remove_image(tag, Some(options), None).await {
-                Ok(_) => report.images += 1,
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => report
-                    .failures
-                    .push(format!("image {tag}: {}", describe(&e))),
-            }
+            report.tally(Kind::Image, tag, self.rm_image(tag).await);
         }
         // Children first: a stage's layers were reported after its parents'.
         for id in created.layers.iter().rev() {
             self.remove_untagged(id).await;
         }
-        let swept = self.sweep(&format!("{RUN_LABEL}={}", self.run_id)).await;
-        report.containers += swept.containers;
-        report.images += swept.images;
-        report.volumes += swept.volumes;
-        report.failures.extend(swept.failures);
+        report.add(self.sweep(&format!("{RUN_LABEL}={}", self.run_id)).await);
         report
     }
 
@@ -1027,22 +1083,49 @@ impl Engine {
     /// The ids of every container and image on the daemon now.
     pub async fn snapshot(&self) -> Result<Snapshot, EngineError> {
         let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default().all(true).build(),
-            ))
-            .await
-            .map_err(daemon)?;
-        let images = self
-            .docker
-            .list_images(Some(ListImagesOptionsBuilder::default().all(true).build()))
-            .await
-            .map_err(daemon)?;
+        let containers = self.list_containers(None).await.map_err(daemon)?;
+        let images = self.list_images(None, false).await.map_err(daemon)?;
         Ok(Snapshot {
-            containers: containers.into_iter().filter_map(|c| c.id).collect(),
-            images: images.into_iter().map(|i| i.id).collect(),
+            containers: containers.into_iter().map(|(id, _)| id).collect(),
+            images: images.into_iter().map(|(id, _)| id).collect(),
         })
+    }
+
+    async fn list_containers(
+        &self,
+        label: Option<&str>,
+    ) -> Result<Vec<(String, bool)>, DockerError> {
+        let mut options = ListContainersOptionsBuilder::default().all(true);
+        let filters = label.map(|l| HashMap::from([("label", vec![l])]));
+        if let Some(f) = &filters {
+            options = options.filters(f);
+        }
+        let list = self.docker.list_containers(Some(options.build())).await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let ours = c.labels.as_ref().is_some_and(|l| l.contains_key(LABEL));
+                c.id.map(|id| (id, ours))
+            })
+            .collect())
+    }
+
+    /// Images as (id, carries dockgrade's label); `all` includes layers.
+    async fn list_images(
+        &self,
+        label: Option<&str>,
+        all: bool,
+    ) -> Result<Vec<(String, bool)>, DockerError> {
+        let mut options = ListImagesOptionsBuilder::default().all(all);
+        let filters = label.map(|l| HashMap::from([("label", vec![l])]));
+        if let Some(f) = &filters {
+            options = options.filters(f);
+        }
+        let list = self.docker.list_images(Some(options.build())).await?;
+        Ok(list
+            .into_iter()
+            .map(|i| (i.id, i.labels.contains_key(LABEL)))
+            .collect())
     }
 
     /// Removes the containers and images created since `before` that do not
@@ -1050,64 +1133,29 @@ impl Engine {
     /// themselves): what a replayed `commands.sh` made.
     pub async fn remove_since(&self, before: &Snapshot) -> CleanupReport {
         let mut report = CleanupReport::default();
-        let Ok(now) = self.snapshot().await else {
-            report
+        match self.list_containers(None).await {
+            Ok(list) => {
+                for (id, ours) in list {
+                    if !ours && !before.containers.contains(&id) {
+                        report.tally(Kind::Container, &id, self.rm_container(&id).await);
+                    }
+                }
+            }
+            Err(e) => report
                 .failures
-                .push("could not list the daemon's containers and images".into());
-            return report;
-        };
-        let ours =
-            |labels: Option<HashMap<String, String>>| labels.is_some_and(|l| l.contains_key(LABEL));
-        if let Ok(list) = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default().all(true).build(),
-            ))
-            .await
-        {
-            for c in list {
-                let Some(id) = c.id else { continue };
-                if before.containers.contains(&id) || ours(c.labels) {
-                    continue;
-                }
-                let options = RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-                match self.docker.remove_container(&id, Some(options)).await {
-                    Ok(()) => report.containers += 1,
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => report
-                        .failures
-                        .push(format!("container {id}: {}", describe(&e))),
-                }
-            }
+                .push(format!("listing containers: {}", describe(&e))),
         }
-        if let Ok(list) = self
-            .docker
-            .list_images(Some(ListImagesOptionsBuilder::default().build()))
-            .await
-        {
-            for image in list {
-                if before.images.contains(&image.id)
-                    || !now.images.contains(&image.id)
-                    || image.labels.contains_key(LABEL)
-                {
-                    continue;
-                }
-                let options = RemoveImageOptionsBuilder::default().force(true).build();
-                match self
-                    .docker
-                    .remove_image(&image.id, Some(options), None)
-                    .await
-                {
-                    Ok(_) => report.images += 1,
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => report
-                        .failures
-                        .push(format!("image {}: {}", image.id, describe(&e))),
+        match self.list_images(None, false).await {
+            Ok(list) => {
+                for (id, ours) in list {
+                    if !ours && !before.images.contains(&id) {
+                        report.tally(Kind::Image, &id, self.rm_image(&id).await);
+                    }
                 }
             }
+            Err(e) => report
+                .failures
+                .push(format!("listing images: {}", describe(&e))),
         }
         report
     }
@@ -1117,38 +1165,20 @@ impl Engine {
         Ok(self.sweep(LABEL).await)
     }
 
+    /// Removes whatever carries `label`: containers, then volumes, then images.
     async fn sweep(&self, label: &str) -> CleanupReport {
         let mut report = CleanupReport::default();
-        let filters = HashMap::from([("label", vec![label])]);
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await;
-        match containers {
+        match self.list_containers(Some(label)).await {
             Ok(list) => {
-                for c in list.into_iter().filter_map(|c| c.id) {
-                    let options = RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build();
-                    match self.docker.remove_container(&c, Some(options)).await {
-                        Ok(()) => report.containers += 1,
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => report
-                            .failures
-                            .push(format!("container {c}: {}", describe(&e))),
-                    }
+                for (id, _) in list {
+                    report.tally(Kind::Container, &id, self.rm_container(&id).await);
                 }
             }
             Err(e) => report
                 .failures
                 .push(format!("listing containers: {}", describe(&e))),
         }
+        let filters = HashMap::from([("label", vec![label])]);
         match self
             .docker
             .list_volumes(Some(
@@ -1160,51 +1190,17 @@ impl Engine {
         {
             Ok(list) => {
                 for v in list.volumes.unwrap_or_default() {
-                    match self
-                        .docker
-                        .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
-                        .await
-                    {
-                        Ok(()) => report.volumes += 1,
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => {
-                            report
-                                .failures
-                                .push(format!("volume {}: {}", v.name, describe(&e)))
-                        }
-                    }
+                    report.tally(Kind::Volume, &v.name, self.rm_volume(&v.name).await);
                 }
             }
             Err(e) => report
                 .failures
                 .push(format!("listing volumes: {}", describe(&e))),
         }
-        match self
-            .docker
-            .list_images(Some(
-                ListImagesOptionsBuilder::default()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-        {
+        match self.list_images(Some(label), true).await {
             Ok(list) => {
-                for image in list {
-                    let options = RemoveImageOptionsBuilder::default().force(true).build();
-                    match self
-                        .docker
-                        .remove_image(&image.id, Some(options), None)
-                        .await
-                    {
-                        Ok(_) => report.images += 1,
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => {
-                            report
-                                .failures
-                                .push(format!("image {}: {}", image.id, describe(&e)))
-                        }
-                    }
+                for (id, _) in list {
+                    report.tally(Kind::Image, &id, self.rm_image(&id).await);
                 }
             }
             Err(e) => report

@@ -223,26 +223,7 @@ async fn run_exercise(
     for f in &cleanup.failures {
         tracing::warn!("cleanup: could not remove {f}");
     }
-    for o in &outcomes {
-        send(Event::CheckFinished {
-            exercise: ex.id.clone(),
-            outcome: o.clone(),
-        });
-    }
-    let result = ExerciseResult {
-        id: ex.id.clone(),
-        title: ex.title.clone(),
-        section: ex.section.clone(),
-        points: outcomes.iter().map(|o| o.points).sum(),
-        max_points: ex.max_points(),
-        duration: started.elapsed(),
-        steps: summaries,
-        outcomes,
-    };
-    send(Event::ExerciseFinished {
-        result: result.clone(),
-    });
-    result
+    conclude(ex, outcomes, summaries, started, events)
 }
 
 /// Ends an exercise that could not be staged: every check is an error.
@@ -267,6 +248,17 @@ fn finish_unstaged(
             hint: None,
         })
         .collect();
+    conclude(ex, outcomes, Vec::new(), started, events)
+}
+
+/// Announces the outcomes and the exercise's result, and returns it.
+fn conclude(
+    ex: &Exercise,
+    outcomes: Vec<Outcome>,
+    steps: Vec<StepSummary>,
+    started: Instant,
+    events: &UnboundedSender<Event>,
+) -> ExerciseResult {
     for o in &outcomes {
         let _ = events.send(Event::CheckFinished {
             exercise: ex.id.clone(),
@@ -277,10 +269,10 @@ fn finish_unstaged(
         id: ex.id.clone(),
         title: ex.title.clone(),
         section: ex.section.clone(),
-        points: 0,
+        points: outcomes.iter().map(|o| o.points).sum(),
         max_points: ex.max_points(),
         duration: started.elapsed(),
-        steps: Vec::new(),
+        steps,
         outcomes,
     };
     let _ = events.send(Event::ExerciseFinished {

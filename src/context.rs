@@ -7,7 +7,7 @@
 //! that [`crate::engine`] streams to the daemon. It never talks to the daemon.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
@@ -447,7 +447,6 @@ pub fn write_tar<W: Write>(ctx: &BuildContext, writer: W) -> io::Result<u64> {
     Ok(counter.count)
 }
 
-use std::io::Read as _;
 
 struct CountingWriter<W> {
     inner: W,

@@ -447,7 +447,6 @@ pub fn write_tar<W: Write>(ctx: &BuildContext, writer: W) -> io::Result<u64> {
     Ok(counter.count)
 }
 
-
 struct CountingWriter<W> {
     inner: W,
     count: u64,

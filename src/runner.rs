@@ -182,13 +182,7 @@ async fn run_exercise(
                     .collect()
                     .await;
                 for o in finished {
-                    let summary = summarize(&o, &plan.steps);
-                    send(Event::StepFinished {
-                        exercise: ex.id.clone(),
-                        step: summary.clone(),
-                    });
-                    summaries.push(summary);
-                    obs.steps.insert(o.step.clone(), o);
+                    file_step(ex, o, &plan.steps, &mut obs, &mut summaries, events);
                 }
             }
         };
@@ -205,13 +199,7 @@ async fn run_exercise(
                     format_duration(ex.timeout)
                 );
                 let o = StepObservation::new(&planned.step.name, StepStatus::Failed(why));
-                let summary = summarize(&o, &plan.steps);
-                send(Event::StepFinished {
-                    exercise: ex.id.clone(),
-                    step: summary.clone(),
-                });
-                summaries.push(summary);
-                obs.steps.insert(o.step.clone(), o);
+                file_step(ex, o, &plan.steps, &mut obs, &mut summaries, events);
             }
         }
 
@@ -224,6 +212,24 @@ async fn run_exercise(
         tracing::warn!("cleanup: could not remove {f}");
     }
     conclude(ex, outcomes, summaries, started, events)
+}
+
+/// Announces a finished step and keeps its summary and observation.
+fn file_step(
+    ex: &Exercise,
+    o: StepObservation,
+    steps: &[PlannedStep],
+    obs: &mut Observations,
+    summaries: &mut Vec<StepSummary>,
+    events: &UnboundedSender<Event>,
+) {
+    let summary = summarize(&o, steps);
+    let _ = events.send(Event::StepFinished {
+        exercise: ex.id.clone(),
+        step: summary.clone(),
+    });
+    summaries.push(summary);
+    obs.steps.insert(o.step.clone(), o);
 }
 
 /// Ends an exercise that could not be staged: every check is an error.
@@ -490,10 +496,8 @@ async fn execute(
 }
 
 fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
-    let kind = steps
-        .iter()
-        .find(|p| p.step.name == o.step)
-        .map_or("step", |p| p.step.kind.label());
+    let planned = steps.iter().find(|p| p.step.name == o.step);
+    let kind = planned.map_or("step", |p| p.step.kind.label());
     let (status, message) = match &o.status {
         StepStatus::Done => ("done", None),
         StepStatus::Failed(m) => ("failed", Some(m.clone())),
@@ -514,36 +518,33 @@ fn summarize(o: &StepObservation, steps: &[PlannedStep]) -> StepSummary {
         }
         _ => String::new(),
     };
-    let sandbox = steps
-        .iter()
-        .find(|p| p.step.name == o.step)
-        .and_then(|p| match &p.step.kind {
-            StepKind::Run(run) => Some(Sandbox {
-                memory_bytes: run.limits.memory,
-                swap_bytes: 0,
-                pids: Some(run.limits.pids),
-                cpus: run.limits.cpus,
-                network: run.network.as_str(),
-                capabilities: CAPABILITIES.to_vec(),
-                no_new_privileges: true,
-                privileged: false,
-                timeout_seconds: run.timeout.as_secs_f64(),
-                max_context_bytes: None,
-            }),
-            StepKind::Build(build) => Some(Sandbox {
-                memory_bytes: build.limits.memory,
-                swap_bytes: 0,
-                pids: None,
-                cpus: build.limits.cpus,
-                network: build.network.as_str(),
-                capabilities: Vec::new(),
-                no_new_privileges: false,
-                privileged: false,
-                timeout_seconds: build.timeout.as_secs_f64(),
-                max_context_bytes: Some(build.max_context),
-            }),
-            StepKind::Image { .. } | StepKind::Container { .. } => None,
-        });
+    let sandbox = planned.and_then(|p| match &p.step.kind {
+        StepKind::Run(run) => Some(Sandbox {
+            memory_bytes: run.limits.memory,
+            swap_bytes: 0,
+            pids: Some(run.limits.pids),
+            cpus: run.limits.cpus,
+            network: run.network.as_str(),
+            capabilities: CAPABILITIES.to_vec(),
+            no_new_privileges: true,
+            privileged: false,
+            timeout_seconds: run.timeout.as_secs_f64(),
+            max_context_bytes: None,
+        }),
+        StepKind::Build(build) => Some(Sandbox {
+            memory_bytes: build.limits.memory,
+            swap_bytes: 0,
+            pids: None,
+            cpus: build.limits.cpus,
+            network: build.network.as_str(),
+            capabilities: Vec::new(),
+            no_new_privileges: false,
+            privileged: false,
+            timeout_seconds: build.timeout.as_secs_f64(),
+            max_context_bytes: Some(build.max_context),
+        }),
+        StepKind::Image { .. } | StepKind::Container { .. } => None,
+    });
     StepSummary {
         name: o.step.clone(),
         kind,

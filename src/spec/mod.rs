@@ -64,19 +64,6 @@ pub enum FixtureContent {
     Text(String),
 }
 
-impl FixtureContent {
-    pub fn len(&self) -> u64 {
-        match self {
-            FixtureContent::Random(n) | FixtureContent::Zeros(n) => *n,
-            FixtureContent::Text(t) => t.len() as u64,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 impl Exercise {
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
@@ -386,18 +373,6 @@ pub struct SizeBounds {
     pub min_over: Option<(String, u64)>,
     pub smaller_than: Option<String>,
     pub larger_than: Option<String>,
-}
-
-impl SizeBounds {
-    /// Steps whose image size this bound compares against.
-    pub fn referenced_steps(&self) -> impl Iterator<Item = &str> {
-        self.max_over
-            .iter()
-            .chain(self.min_over.iter())
-            .map(|(s, _)| s.as_str())
-            .chain(self.smaller_than.as_deref())
-            .chain(self.larger_than.as_deref())
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

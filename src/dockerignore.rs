@@ -95,15 +95,6 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// The cleaned pattern, without its `!`.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    pub fn is_exclusion(&self) -> bool {
-        self.exclusion
-    }
-
     fn matches(&self, path: &str) -> bool {
         match &self.kind {
             Kind::Exact => path == self.text,
@@ -237,10 +228,6 @@ impl Matcher {
             });
         }
         Ok(m)
-    }
-
-    pub fn patterns(&self) -> &[Pattern] {
-        &self.patterns
     }
 
     pub fn has_exclusions(&self) -> bool {

@@ -9,19 +9,22 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::engine::{self, Engine, EngineError};
-use crate::plan::Probe;
-use crate::spec::{Exercise, ImageSource, Limits, Mode, Network, PullPolicy, RunStep, StepKind};
+use crate::engine::{self, Engine, EngineError, RunRequest};
+use crate::names;
+use crate::report::Style;
+use crate::sandbox::{Limits, Network, Sandbox};
+use crate::spec::{Exercise, Mode, StepKind};
+use crate::units::format_size;
 
 /// The images every course machine needs, beyond those the exercises name.
-pub const COURSE_IMAGES: [&str; 3] = ["busybox:1.35", "debian:bookworm-slim", "hello-world:latest"];
+const COURSE_IMAGES: [&str; 3] = ["busybox:1.35", "debian:bookworm-slim", "hello-world:latest"];
 
 /// Free space below which builds of the course are likely to fail.
 const MIN_FREE: u64 = 2_000_000_000;
 
 /// One line of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Item {
+pub(crate) struct Item {
     pub ok: bool,
     pub what: String,
     /// What to do when it failed.
@@ -45,7 +48,7 @@ fn bad(what: impl Into<String>, fix: impl Into<String>) -> Item {
 }
 
 /// Why the daemon cannot be reached, and what to do, from the address and error.
-pub fn unreachable_advice(host: &str, message: &str) -> String {
+fn unreachable_advice(host: &str, message: &str) -> String {
     let m = message.to_lowercase();
     let socket = host.strip_prefix("unix://");
     if m.contains("permission denied") {
@@ -73,9 +76,9 @@ pub fn unreachable_advice(host: &str, message: &str) -> String {
 }
 
 /// Runs every check; `exercises` adds the base images the course names.
-pub async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
+pub(crate) async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
     let host = engine::docker_host();
-    let engine = match Engine::connect(&format!("doctor{}", std::process::id())).await {
+    let engine = match Engine::connect(&names::new_run_id()).await {
         Ok(engine) => engine,
         Err(EngineError::Unreachable { message, .. }) => {
             return vec![bad(
@@ -85,49 +88,61 @@ pub async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
         }
         Err(e) => return vec![bad(e.to_string(), "check the daemon's log")],
     };
-    let mut items = Vec::new();
-    match engine.describe_daemon().await {
-        Ok(info) => {
-            items.push(good(format!(
-                "the Docker daemon answers at {host}: Docker {} (API {}) on {}",
-                info.version, info.api_version, info.operating_system
-            )));
-            items.push(if info.storage_driver == "overlay2" {
-                good("storage driver overlay2")
-            } else {
-                bad(
-                    format!("storage driver {}", info.storage_driver),
-                    "overlay2 is recommended; the course may be slow otherwise",
-                )
-            });
-            items.push(good(if info.rootless {
-                "rootless daemon"
-            } else {
-                "rootful daemon (rootless mode is safer; see the course, section 4.1)"
-            }));
-            if Path::new(&info.root_dir).exists() {
-                match fs4::available_space(&info.root_dir) {
-                    Ok(free) if free >= MIN_FREE => {
-                        items.push(good(format!("{} free under {}", crate::spec::units::format_size(free), info.root_dir)))
-                    }
-                    Ok(free) => items.push(bad(
-                        format!("only {} free under {}", crate::spec::units::format_size(free), info.root_dir),
-                        "free at least 2 GB: `docker system prune` removes stopped containers and unused images",
-                    )),
-                    Err(e) => items.push(bad(format!("free space under {} unknown: {e}", info.root_dir), "check with df")),
-                }
-            } else {
-                items.push(good(format!(
-                    "the daemon's storage ({}) is on another machine or VM",
-                    info.root_dir
-                )));
-            }
+    let mut items = daemon(&engine, &host).await;
+    items.extend(images(&engine, exercises).await);
+    items.extend(containers(&engine).await);
+    engine.cleanup().await;
+    items
+}
+
+/// What the daemon is, and whether it has room for the course.
+async fn daemon(engine: &Engine, host: &str) -> Vec<Item> {
+    let info = match engine.describe_daemon().await {
+        Ok(info) => info,
+        Err(e) => {
+            return vec![bad(
+                format!("the daemon does not describe itself: {e}"),
+                "restart the daemon",
+            )];
         }
-        Err(e) => items.push(bad(
-            format!("the daemon does not describe itself: {e}"),
-            "restart the daemon",
-        )),
-    }
+    };
+    let mut items = vec![good(format!(
+        "the Docker daemon answers at {host}: Docker {} (API {}) on {}",
+        info.version, info.api_version, info.operating_system
+    ))];
+    items.push(if info.storage_driver == "overlay2" {
+        good("storage driver overlay2")
+    } else {
+        bad(
+            format!("storage driver {}", info.storage_driver),
+            "overlay2 is recommended; the course may be slow otherwise",
+        )
+    });
+    items.push(good(if info.rootless {
+        "rootless daemon"
+    } else {
+        "rootful daemon (rootless mode is safer; see the course, section 4.1)"
+    }));
+    let root = &info.root_dir;
+    items.push(if !Path::new(root).exists() {
+        good(format!(
+            "the daemon's storage ({root}) is on another machine or VM"
+        ))
+    } else {
+        match fs4::available_space(root) {
+            Ok(free) if free >= MIN_FREE => good(format!("{} free under {root}", format_size(free))),
+            Ok(free) => bad(
+                format!("only {} free under {root}", format_size(free)),
+                "free at least 2 GB: `docker system prune` removes stopped containers and unused images",
+            ),
+            Err(e) => bad(format!("free space under {root} unknown: {e}"), "check with df"),
+        }
+    });
+    items
+}
+
+/// The course's images are present, or can be pulled.
+async fn images(engine: &Engine, exercises: &[Exercise]) -> Vec<Item> {
     let mut images: Vec<String> = COURSE_IMAGES.iter().map(|s| s.to_string()).collect();
     for ex in exercises.iter().filter(|e| e.mode == Mode::Check) {
         for step in &ex.steps {
@@ -138,89 +153,70 @@ pub async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
             }
         }
     }
+    let mut items = Vec::new();
     for image in &images {
-        match engine.image(image, PullPolicy::Missing, &Probe::default()).await {
-            Ok(_) => items.push(good(format!("image {image} is present"))),
-            Err(e) => items.push(bad(
-                format!("image {image}: {}", match e {
-                    engine::StepError::Submission(m) | engine::StepError::Infrastructure(m) => m,
-                }),
+        let found = match engine.find_image(image).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => engine
+                .pull_image(image)
+                .await
+                .map_err(|e| format!("image {image} is not present and could not be pulled: {e}")),
+            Err(e) => Err(format!("image {image}: {e}")),
+        };
+        items.push(match found {
+            Ok(()) => good(format!("image {image} is present")),
+            Err(why) => bad(
+                why,
                 format!("`docker pull {image}`; without a registry, ci/seed-images.sh builds local stand-ins"),
-            )),
-        }
+            ),
+        });
     }
-    let run = |cmd: &[&str], user: Option<&str>| RunStep {
-        image: ImageSource::Reference("busybox:1.35".into()),
+    items
+}
+
+/// A container runs, and runs as another user with `--user`.
+async fn containers(engine: &Engine) -> Vec<Item> {
+    let request = |step: &str, cmd: &[&str], user: Option<&str>| RunRequest {
+        name: names::run_container(engine.run_id(), "doctor", step),
+        image: "busybox:1.35".into(),
         cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
         entrypoint: None,
         user: user.map(str::to_string),
         env: Default::default(),
         workdir: None,
-        network: Network::None,
         stdin: None,
         mounts: Vec::new(),
-        timeout: Duration::from_secs(30),
-        limits: Limits::default(),
+        sandbox: Sandbox::run(Limits::default(), Network::None, Duration::from_secs(30)),
+        read_passwd: false,
     };
-    let name = format!("dockgrade-doctor-{}", std::process::id());
-    match engine
-        .run(
-            &format!("{name}-run"),
-            "busybox:1.35",
-            "",
-            &run(&["true"], None),
-            &[],
-            &Probe::default(),
-        )
-        .await
-    {
+    let mut items = Vec::new();
+    items.push(match engine.run(&request("run", &["true"], None)).await {
         Ok(facts) if facts.exit_code == Some(0) => {
-            items.push(good("a test container runs (busybox:1.35 true)"))
+            good("a test container runs (busybox:1.35 true)")
         }
-        Ok(facts) => items.push(bad(
+        Ok(facts) => bad(
             format!("a test container exited {:?}", facts.exit_code),
             "see the daemon's log",
-        )),
-        Err(e) => items.push(bad(
-            format!("a test container does not run: {e:?}"),
+        ),
+        Err(e) => bad(
+            format!("a test container does not run: {e}"),
             "see the daemon's log",
-        )),
-    }
-    match engine
-        .run(
-            &format!("{name}-user"),
-            "busybox:1.35",
-            "",
-            &run(&["id", "-u"], Some("1000:1000")),
-            &[],
-            &Probe::default(),
-        )
-        .await
-    {
-        Ok(facts) if facts.stdout.trim() == "1000" => {
-            items.push(good("--user works (id -u printed 1000)"))
-        }
-        Ok(facts) => items.push(bad(
+        ),
+    });
+    let as_user = request("user", &["id", "-u"], Some("1000:1000"));
+    items.push(match engine.run(&as_user).await {
+        Ok(facts) if facts.stdout.trim() == "1000" => good("--user works (id -u printed 1000)"),
+        Ok(facts) => bad(
             format!("--user 1000:1000 ran as {:?}", facts.stdout.trim()),
             "user namespaces may be remapped; ask your instructor",
-        )),
-        Err(e) => items.push(bad(
-            format!("--user does not work: {e:?}"),
-            "see the daemon's log",
-        )),
-    }
-    engine.cleanup().await;
+        ),
+        Err(e) => bad(format!("--user does not work: {e}"), "see the daemon's log"),
+    });
     items
 }
 
-pub fn render(items: &[Item], color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_string()
-        }
-    };
+pub(crate) fn render(items: &[Item], style: Style) -> String {
+    let paint = |code: &str, text: &str| style.paint(code, text);
     let mut out = String::new();
     for i in items {
         if i.ok {
@@ -262,11 +258,14 @@ mod tests {
 
     #[test]
     fn the_report_ends_with_a_verdict() {
-        let text = render(&[good("a"), bad("b", "do c")], false);
+        let text = render(&[good("a"), bad("b", "do c")], Style::new(false));
         assert_eq!(
             text,
             "✓ a\n✗ b\n  → do c\n\n1 problem(s) to fix before the course.\n"
         );
-        assert!(render(&[good("a")], false).ends_with("This machine is ready for the course.\n"));
+        assert!(
+            render(&[good("a")], Style::new(false))
+                .ends_with("This machine is ready for the course.\n")
+        );
     }
 }

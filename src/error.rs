@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use crate::engine::EngineError;
 use crate::exit;
 use crate::spec::SpecError;
+use crate::validate::ValidateError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("{0}")]
     Usage(String),
     /// Every problem found in the specs, each with file:line:column.
@@ -25,6 +26,12 @@ pub enum Error {
     },
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// dockgrade itself could not work here (no async runtime, no signal
+    /// handler): nothing was graded, and not because of the command line.
+    #[error("{0}")]
+    Infrastructure(String),
+    #[error(transparent)]
+    Validate(#[from] ValidateError),
 }
 
 impl Error {
@@ -33,7 +40,12 @@ impl Error {
             Error::Usage(_) | Error::Spec(_) | Error::Read { .. } | Error::Write { .. } => {
                 exit::USAGE_OR_SPEC
             }
-            Error::Engine(_) => exit::INFRASTRUCTURE,
+            Error::Validate(ValidateError::Course(_)) => exit::USAGE_OR_SPEC,
+            Error::Engine(_)
+            | Error::Infrastructure(_)
+            | Error::Validate(ValidateError::Daemon(_) | ValidateError::Replay(_)) => {
+                exit::INFRASTRUCTURE
+            }
         }
     }
 
@@ -49,11 +61,28 @@ impl Error {
                 out.push_str(&format!("\n{self}\n"));
                 out
             }
-            Error::Engine(EngineError::Unreachable { .. }) => format!(
+            Error::Engine(EngineError::Unreachable { .. })
+            | Error::Validate(ValidateError::Daemon(EngineError::Unreachable { .. })) => format!(
                 "error: {self}\n  Is the daemon running? Start it (e.g. `sudo systemctl start docker`), \
                  check DOCKER_HOST, and check that you may use its socket.\n"
             ),
             other => format!("error: {other}\n"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_exits_with_its_documented_code() {
+        let course = Error::Validate(ValidateError::Course("no solution".into()));
+        assert_eq!(course.exit_code(), exit::USAGE_OR_SPEC);
+        let daemon = Error::Validate(ValidateError::Daemon(EngineError::Daemon("gone".into())));
+        assert_eq!(daemon.exit_code(), exit::INFRASTRUCTURE);
+        let runtime = Error::Infrastructure("cannot start the async runtime".into());
+        assert_eq!(runtime.exit_code(), exit::INFRASTRUCTURE);
+        assert_eq!(Error::Usage("x".into()).exit_code(), exit::USAGE_OR_SPEC);
     }
 }

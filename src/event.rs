@@ -9,6 +9,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::check::{Outcome, Status};
+use crate::observation::StepState;
+use crate::sandbox::Sandbox;
+use crate::signal::Signal;
+use crate::spec::{Exercise, StepType};
 
 /// What a run is about to grade.
 #[derive(Debug, Clone, Serialize)]
@@ -21,15 +25,27 @@ pub struct ExercisePreview {
     pub checks: Vec<String>,
 }
 
+impl ExercisePreview {
+    /// What a run is about to grade of `ex`.
+    pub fn of(ex: &Exercise) -> ExercisePreview {
+        ExercisePreview {
+            id: ex.id.clone(),
+            title: ex.title.clone(),
+            section: ex.section.clone(),
+            max_points: ex.max_points(),
+            checks: ex.checks.iter().map(|c| c.name.clone()).collect(),
+        }
+    }
+}
+
 /// How a step went, in the terms reports use.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepSummary {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: StepType,
     #[serde(rename = "duration_seconds", serialize_with = "seconds")]
     pub duration: Duration,
-    /// `done`, `failed`, `error` or `skipped`.
-    pub status: &'static str,
+    pub status: StepState,
     pub message: Option<String>,
     pub image_id: Option<String>,
     pub size: Option<u64>,
@@ -47,26 +63,7 @@ pub struct StepSummary {
 }
 
 fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
-}
-
-/// The confinement of a build's or a run's containers, as reported.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Sandbox {
-    pub memory_bytes: u64,
-    /// Swap on top of memory: always 0.
-    pub swap_bytes: u64,
-    /// Process limit (runs; the legacy builder cannot set one).
-    pub pids: Option<u32>,
-    pub cpus: f64,
-    pub network: &'static str,
-    /// Capabilities kept; all others are dropped (runs).
-    pub capabilities: Vec<&'static str>,
-    pub no_new_privileges: bool,
-    pub privileged: bool,
-    pub timeout_seconds: f64,
-    /// Largest build context accepted (builds).
-    pub max_context_bytes: Option<u64>,
+    s.serialize_f64(crate::units::seconds(*d))
 }
 
 /// One exercise, graded.
@@ -101,7 +98,7 @@ pub enum Event {
     StepStarted {
         exercise: String,
         step: String,
-        kind: &'static str,
+        kind: StepType,
     },
     /// A line of build output, for progress displays.
     StepProgress {
@@ -110,11 +107,9 @@ pub enum Event {
         line: String,
     },
     StepFinished {
-        exercise: String,
         step: StepSummary,
     },
     CheckFinished {
-        exercise: String,
         outcome: Outcome,
     },
     ExerciseFinished {
@@ -123,6 +118,6 @@ pub enum Event {
     /// The last event. `interrupted` is set when a signal cut the run short.
     RunFinished {
         duration: Duration,
-        interrupted: Option<&'static str>,
+        interrupted: Option<Signal>,
     },
 }

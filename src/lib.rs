@@ -1,24 +1,47 @@
 //! dockgrade grades Docker exercises against a real Docker daemon.
 //!
-//! Data flows one way: [`spec`] (TOML → `Exercise`, no I/O) → [`plan`]
-//! (what to build, run and observe, no I/O) → [`engine`] (the only module
-//! that talks to the daemon) → [`observation`] → [`check`] (pure functions)
-//! → [`event`] → [`report`]. [`runner`] drives that flow, [`context`] reads
-//! the submission's files, and [`cli`] is the command line around it all.
+//! Data flows one way, and each step has its room:
+//!
+//! - [`spec`]: TOML → [`spec::Exercise`], no I/O; `spec/parse/` holds the
+//!   error-collecting reader, the exercise and step grammar, and the checks.
+//!   [`catalog`] loads the course's specs from disk and selects among them.
+//! - `plan`: what to build, run and probe, decided up front, no I/O.
+//! - `stage` and [`build_context`]: the submission as grading reads it (the
+//!   exercise's files layered over it, `.dockerignore` applied by
+//!   `dockerignore`), never written to.
+//! - `engine`: the only code that talks to the daemon, one room per job
+//!   (images, builds, the archive API, runs and their `sandbox`, live
+//!   containers, cleanup); it takes its own request types.
+//! - `observation`: what the engine saw, as plain data.
+//! - `check`: pure functions from observations to outcomes.
+//! - `runner`: drives the flow for each exercise and sends `event`s, the
+//!   one channel to `report` (terminal, JSON, JUnit, one file per format).
+//! - `validate` and `doctor`: the course's own CI, and the student's
+//!   machine check; `cli` is the command line around it all, `signal` the
+//!   handling of Ctrl-C and SIGTERM, `names` what we call what we create.
+//!
+//! Only what the integration tests need is public: the spec model and
+//! parser, and the build-context walk (compared with `docker build`).
 
-pub mod check;
+pub mod build_context;
+pub mod catalog;
 pub mod cli;
-pub mod context;
-pub mod dockerignore;
-pub mod doctor;
-pub mod engine;
-pub mod error;
-pub mod event;
-pub mod exit;
-pub mod observation;
-pub mod plan;
-pub mod report;
-pub mod runner;
 pub mod spec;
-pub mod stage;
-pub mod validate;
+
+mod check;
+mod dockerignore;
+mod doctor;
+mod engine;
+mod error;
+mod event;
+mod exit;
+mod names;
+mod observation;
+mod plan;
+mod report;
+mod runner;
+mod sandbox;
+mod signal;
+mod stage;
+mod units;
+mod validate;

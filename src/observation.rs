@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::spec::FileType;
+use serde::Serialize;
 
 /// Everything observed in one exercise run, by step name.
 #[derive(Debug, Clone, Default)]
@@ -76,6 +76,46 @@ pub enum StepStatus {
     Skipped(String),
 }
 
+/// A [`StepStatus`] without its reason, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepState {
+    Done,
+    Failed,
+    Error,
+    Skipped,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Error => "error",
+            StepState::Skipped => "skipped",
+        }
+    }
+}
+
+impl StepStatus {
+    pub fn state(&self) -> StepState {
+        match self {
+            StepStatus::Done => StepState::Done,
+            StepStatus::Failed(_) => StepState::Failed,
+            StepStatus::Error(_) => StepState::Error,
+            StepStatus::Skipped(_) => StepState::Skipped,
+        }
+    }
+
+    /// Why the step did not complete; `None` when it did.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            StepStatus::Done => None,
+            StepStatus::Failed(m) | StepStatus::Error(m) | StepStatus::Skipped(m) => Some(m),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct BuildFacts {
     pub succeeded: bool,
@@ -108,6 +148,24 @@ pub struct ImageConfig {
     pub env: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub exposed_ports: Vec<String>,
+}
+
+/// The kinds of file a check can ask about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    File,
+    Dir,
+    Symlink,
+}
+
+impl FileType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::File => "file",
+            FileType::Dir => "dir",
+            FileType::Symlink => "symlink",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,15 +8,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::names::image_tag;
 use crate::spec::{Assertion, Exercise, ImageSource, Step, StepKind, UserExpectation};
-
-/// The repository all of dockgrade's images are tagged in.
-pub const IMAGE_REPOSITORY: &str = "dockgrade";
 
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub exercise: Exercise,
-    pub run_id: String,
     pub steps: Vec<PlannedStep>,
 }
 
@@ -118,11 +114,7 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
             }
         }
     }
-    Plan {
-        exercise: exercise.clone(),
-        run_id: run_id.to_string(),
-        steps,
-    }
+    Plan { steps }
 }
 
 impl Plan {
@@ -141,23 +133,6 @@ impl Plan {
         }
         waves
     }
-}
-
-/// `dockgrade:<run>-<exercise>-<step>`, cut to Docker's 128-character limit.
-pub fn image_tag(run_id: &str, exercise: &str, step: &str) -> String {
-    let raw = format!("{run_id}-{exercise}-{step}");
-    let tag: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(128)
-        .collect();
-    format!("{IMAGE_REPOSITORY}:{tag}")
 }
 
 #[cfg(test)]
@@ -243,6 +218,5 @@ user = { not_root = true }
         let p = demo();
         assert_eq!(p.steps[1].tag.as_deref(), Some("dockgrade:r1-demo-final"));
         assert_eq!(p.steps[0].tag, None);
-        assert_eq!(image_tag("r", "x y", "s").len(), "dockgrade:r-x_y-s".len());
     }
 }

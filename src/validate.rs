@@ -14,17 +14,32 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Status;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineError, Snapshot};
 use crate::event::ExerciseResult;
 use crate::exit;
-use crate::report::printable;
 use crate::runner::{self, RunOptions};
+use crate::signal::Signal;
 use crate::spec::{Exercise, Mode};
+
+/// Why the course could not be validated at all.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ValidateError {
+    /// The course's own files: a missing solution, a bad `expect.toml`, a
+    /// live case without its commands.
+    #[error("{0}")]
+    Course(String),
+    /// The daemon failed between cases (snapshots for live cases).
+    #[error(transparent)]
+    Daemon(#[from] EngineError),
+    /// A live case's commands could not be run to their end.
+    #[error("{0}")]
+    Replay(String),
+}
 
 /// `solutions/<id>/wrong/<case>/expect.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Expectation {
+pub(crate) struct Expectation {
     /// The beginner mistake this case makes, in a sentence.
     pub mistake: String,
     /// Names of the checks this submission must not pass.
@@ -33,7 +48,7 @@ pub struct Expectation {
 
 /// One graded submission compared with what it should do.
 #[derive(Debug, Clone, Serialize)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub exercise: String,
     /// `solution` or `wrong/<case>`.
     pub case: String,
@@ -48,22 +63,39 @@ pub struct CaseResult {
 
 /// A check that no wrong case makes fail.
 #[derive(Debug, Clone, Serialize)]
-pub struct Uncovered {
+pub(crate) struct Uncovered {
     pub exercise: String,
     pub check: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ValidateReport {
+pub(crate) struct ValidateReport {
     pub schema: &'static str,
     pub cases: Vec<CaseResult>,
     pub uncovered: Vec<Uncovered>,
     pub infrastructure_errors: usize,
+    /// Set when a signal cut the validation short; the cases not reached
+    /// are not listed.
+    pub interrupted: Option<Signal>,
+}
+
+impl Default for ValidateReport {
+    fn default() -> Self {
+        ValidateReport {
+            schema: "dockgrade.validate/1",
+            cases: Vec::new(),
+            uncovered: Vec::new(),
+            infrastructure_errors: 0,
+            interrupted: None,
+        }
+    }
 }
 
 impl ValidateReport {
     pub fn exit_code(&self) -> i32 {
-        if self.infrastructure_errors > 0 {
+        if let Some(signal) = self.interrupted {
+            signal.exit_code()
+        } else if self.infrastructure_errors > 0 {
             exit::INFRASTRUCTURE
         } else if self.cases.iter().any(|c| !c.ok) || !self.uncovered.is_empty() {
             exit::CHECK_FAILED
@@ -73,19 +105,31 @@ impl ValidateReport {
     }
 }
 
+/// One submission of the course, and what it must fail.
+#[derive(Debug, Clone)]
+pub(crate) struct Case {
+    /// `solution` or `wrong/<case>`.
+    pub label: String,
+    pub dir: PathBuf,
+    /// `None` for the reference solution, which fails nothing.
+    pub expect: Option<Expectation>,
+}
+
 /// The submissions to grade for one exercise, with what each must fail.
-pub fn cases(
-    exercise: &Exercise,
-    solutions: &Path,
-) -> Result<Vec<(String, PathBuf, Option<Expectation>)>, String> {
+pub(crate) fn cases(exercise: &Exercise, solutions: &Path) -> Result<Vec<Case>, ValidateError> {
+    let course = ValidateError::Course;
     let dir = solutions.join(&exercise.id);
     if !dir.is_dir() {
-        return Err(format!(
+        return Err(course(format!(
             "no reference solution: {} does not exist",
             dir.display()
-        ));
+        )));
     }
-    let mut out = vec![("solution".to_string(), dir.clone(), None)];
+    let mut out = vec![Case {
+        label: "solution".to_string(),
+        dir: dir.clone(),
+        expect: None,
+    }];
     let wrong = dir.join("wrong");
     let mut names: Vec<PathBuf> = match fs::read_dir(&wrong) {
         Ok(entries) => entries
@@ -98,16 +142,17 @@ pub fn cases(
     names.sort();
     for case in names {
         let file = case.join("expect.toml");
-        let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text =
+            fs::read_to_string(&file).map_err(|e| course(format!("{}: {e}", file.display())))?;
         let expect: Expectation =
-            toml::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            toml::from_str(&text).map_err(|e| course(format!("{}: {e}", file.display())))?;
         for name in &expect.fails {
             if !exercise.checks.iter().any(|c| &c.name == name) {
-                return Err(format!(
+                return Err(course(format!(
                     "{}: no check named {name:?} in exercise {}",
                     file.display(),
                     exercise.id
-                ));
+                )));
             }
         }
         let label = format!(
@@ -116,13 +161,17 @@ pub fn cases(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        out.push((label, case, Some(expect)));
+        out.push(Case {
+            label,
+            dir: case,
+            expect: Some(expect),
+        });
     }
     Ok(out)
 }
 
 /// Compares a graded submission with its expectation.
-pub fn compare(
+pub(crate) fn compare(
     exercise: &Exercise,
     case: &str,
     expect: Option<&Expectation>,
@@ -166,7 +215,7 @@ pub fn compare(
 }
 
 /// Checks of `exercise` that no wrong case expects to fail.
-pub fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncovered> {
+pub(crate) fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncovered> {
     let failed: BTreeSet<&String> = cases
         .iter()
         .filter(|c| c.case.starts_with("wrong/"))
@@ -183,72 +232,78 @@ pub fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncovered> {
         .collect()
 }
 
-/// Grades every case of every exercise; `progress` hears about each case.
-pub async fn validate(
+/// Grades every case of every exercise into `report`, which holds every
+/// case graded so far when this future is dropped (on a signal);
+/// `progress` hears about each case.
+pub(crate) async fn validate(
     engine: &Engine,
     exercises: &[Exercise],
     solutions: &Path,
     jobs: usize,
     progress: &(dyn Fn(&str) + Sync),
-) -> Result<ValidateReport, String> {
-    let mut report = ValidateReport {
-        schema: "dockgrade.validate/1",
-        cases: Vec::new(),
-        uncovered: Vec::new(),
-        infrastructure_errors: 0,
-    };
+    report: &mut ValidateReport,
+) -> Result<(), ValidateError> {
     for ex in exercises {
         let mut results = Vec::new();
-        for (label, dir, expect) in cases(ex, solutions)? {
-            progress(&format!("{} {label}", ex.id));
-            // A live exercise grades what the student typed: replay it first,
-            // and afterwards remove whatever it created.
-            let before = match ex.mode {
-                Mode::Live => Some(replay(engine, &dir, solutions).await?),
-                Mode::Check => None,
-            };
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-            let options = RunOptions {
-                submission: dir,
-                jobs,
-            };
-            let graded = runner::run(engine, std::slice::from_ref(ex), &options, &tx).await;
-            drop(tx);
-            let _ = drain.await;
-            if let Some(before) = &before {
-                let removed = engine.remove_since(before).await;
-                for f in removed.failures {
-                    tracing::warn!("could not remove what commands.sh created: {f}");
-                }
-            }
-            let Some(result) = graded.first() else {
+        for case in cases(ex, solutions)? {
+            progress(&format!("{} {}", ex.id, case.label));
+            let Some(result) = grade_case(engine, ex, &case, solutions, jobs).await? else {
                 continue;
             };
             report.infrastructure_errors += result.count(Status::Error);
-            results.push(compare(ex, &label, expect.as_ref(), result));
+            let compared = compare(ex, &case.label, case.expect.as_ref(), &result);
+            report.cases.push(compared.clone());
+            results.push(compared);
         }
         report.uncovered.extend(uncovered(ex, &results));
-        report.cases.extend(results);
     }
-    Ok(report)
+    Ok(())
+}
+
+/// Grades one case with the same runner as `check`. A live exercise grades
+/// what the student typed: its commands are replayed first, and whatever
+/// they created is removed afterwards.
+async fn grade_case(
+    engine: &Engine,
+    ex: &Exercise,
+    case: &Case,
+    solutions: &Path,
+    jobs: usize,
+) -> Result<Option<ExerciseResult>, ValidateError> {
+    let before = match ex.mode {
+        Mode::Live => Some(replay(engine, &case.dir, solutions).await?),
+        Mode::Check => None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let options = RunOptions {
+        submission: case.dir.clone(),
+        jobs,
+    };
+    let graded = runner::run(engine, std::slice::from_ref(ex), &options, &tx).await;
+    drop(tx);
+    let _ = drain.await;
+    if let Some(before) = &before {
+        let removed = engine.remove_since(before).await;
+        for f in removed.failures {
+            tracing::warn!("could not remove what commands.sh created: {f}");
+        }
+    }
+    Ok(graded.into_iter().next())
 }
 
 /// Runs `<dir>/commands.sh` with bash (the docker commands a student would
 /// type, for a live exercise) and returns what the daemon held before.
-async fn replay(
-    engine: &Engine,
-    dir: &Path,
-    solutions: &Path,
-) -> Result<crate::engine::Snapshot, String> {
+async fn replay(engine: &Engine, dir: &Path, solutions: &Path) -> Result<Snapshot, ValidateError> {
+    let course = ValidateError::Course;
     let script = dir.join("commands.sh");
     if !script.is_file() {
-        return Err(format!(
+        return Err(course(format!(
             "{} is missing: a live exercise's cases are the commands a student types",
             script.display()
-        ));
+        )));
     }
-    let before = engine.snapshot().await.map_err(|e| e.to_string())?;
+    let before = engine.snapshot().await?;
     let root = fs::canonicalize(solutions)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -271,116 +326,13 @@ async fn replay(
             );
             Ok(before)
         }
-        Ok(Err(e)) => Err(format!("cannot run {}: {e}", script.display())),
-        Err(_) => Err(format!(
+        Ok(Err(e)) => Err(ValidateError::Replay(format!(
+            "cannot run {}: {e}",
+            script.display()
+        ))),
+        Err(_) => Err(ValidateError::Replay(format!(
             "{} did not finish within 10 minutes",
             script.display()
-        )),
+        ))),
     }
-}
-
-/// The summary table for the terminal.
-pub fn render_human(report: &ValidateReport, color: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_string()
-        }
-    };
-    let width = report
-        .cases
-        .iter()
-        .map(|c| c.exercise.len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let case_width = report
-        .cases
-        .iter()
-        .map(|c| c.case.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let mut out = format!("{:<width$}  {:<case_width$}  RESULT\n", "EXERCISE", "CASE");
-    for c in &report.cases {
-        let result = if c.ok {
-            if c.expected_failures.is_empty() {
-                paint("32", "✓ passes every check")
-            } else {
-                paint(
-                    "32",
-                    &format!("✓ fails as expected: {}", c.expected_failures.join(", ")),
-                )
-            }
-        } else {
-            paint("31", &format!("✗ {}", c.problems.join("; ")))
-        };
-        out.push_str(&format!(
-            "{:<width$}  {:<case_width$}  {result}\n",
-            c.exercise, c.case
-        ));
-    }
-    for u in &report.uncovered {
-        out.push_str(&format!(
-            "{:<width$}  {:<case_width$}  {}\n",
-            u.exercise,
-            "coverage",
-            paint(
-                "31",
-                &format!(
-                    "✗ no wrong case fails {:?}: a check that cannot fail",
-                    u.check
-                )
-            )
-        ));
-    }
-    let bad = report.cases.iter().filter(|c| !c.ok).count();
-    out.push_str(&format!(
-        "\n{} case(s): {} as expected, {bad} not; {} check(s) no wrong case fails\n",
-        report.cases.len(),
-        report.cases.len() - bad,
-        report.uncovered.len()
-    ));
-    out
-}
-
-/// JUnit: a testsuite per exercise, a testcase per case and per uncovered check.
-pub fn render_junit(report: &ValidateReport) -> std::io::Result<Vec<u8>> {
-    use junit_report::{ReportBuilder, TestCase, TestSuiteBuilder};
-    let mut builder = ReportBuilder::new();
-    let mut exercises: Vec<&str> = report.cases.iter().map(|c| c.exercise.as_str()).collect();
-    exercises.dedup();
-    for ex in exercises {
-        let mut suite = TestSuiteBuilder::new(ex);
-        for c in report.cases.iter().filter(|c| c.exercise == ex) {
-            let time = junit_report::Duration::milliseconds((c.duration_seconds * 1000.0) as i64);
-            let case = if c.ok {
-                TestCase::success(&c.case, time)
-            } else {
-                TestCase::failure(
-                    &c.case,
-                    time,
-                    "mismatch",
-                    &printable(&c.problems.join("\n")),
-                )
-            };
-            suite.add_testcase(case);
-        }
-        for u in report.uncovered.iter().filter(|u| u.exercise == ex) {
-            suite.add_testcase(TestCase::failure(
-                &printable(&format!("coverage: {}", u.check)),
-                junit_report::Duration::ZERO,
-                "uncovered",
-                "no wrong case fails this check",
-            ));
-        }
-        builder.add_testsuite(suite.build());
-    }
-    let mut buf = Vec::new();
-    builder
-        .build()
-        .write_xml(&mut buf)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(buf)
 }

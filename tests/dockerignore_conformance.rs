@@ -135,7 +135,7 @@ fn dockgrade_sends_the_same_context_as_docker_build() {
             let c = check_named(&report, "same files");
             // The report's excerpt is short: diff against what the library
             // decides to send, and what the image listed.
-            let sent = dockgrade::context::collect(
+            let sent = dockgrade::build_context::collect(
                 &ws.path("sub"),
                 &dockgrade::spec::RelPath::new(".").expect("root"),
                 &dockgrade::spec::RelPath::new("Dockerfile").expect("path"),

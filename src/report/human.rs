@@ -2,30 +2,33 @@
 //!
 //! One line per check (✓ passed, ✗ failed, - skipped, ! error) with points;
 //! under a failure, expected vs actual and the hint; under a failed build, the
-//! end of its log. Colour only when writing to a terminal and `NO_COLOR` is
-//! unset. While steps run, a spinner on stderr says what is happening.
+//! end of its log. Colour as [`Style`] says. While steps run, a spinner on
+//! stderr says what is happening.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Reporter, Totals, tail};
+use super::{Reporter, Style, Totals, tail};
 use crate::check::{Outcome, Status};
-use crate::event::{Event, ExerciseResult};
-use crate::spec::units::{format_duration, format_size};
+use crate::event::{Event, ExerciseResult, StepSummary};
+use crate::observation::StepState;
+use crate::signal::Signal;
+use crate::spec::StepType;
+use crate::units::{format_duration, format_size};
 
 #[derive(Debug)]
-pub struct HumanReporter<W: Write + Send> {
+pub(crate) struct HumanReporter<W: Write + Send> {
     out: W,
-    color: bool,
+    style: Style,
     spinner: Option<ProgressBar>,
     results: Vec<ExerciseResult>,
 }
 
 impl<W: Write + Send> HumanReporter<W> {
-    /// `color` decides ANSI colour; `progress` whether to show a spinner.
-    pub fn new(out: W, color: bool, progress: bool) -> Self {
+    /// `style` decides ANSI colour; `progress` whether to show a spinner.
+    pub fn new(out: W, style: Style, progress: bool) -> Self {
         let spinner = progress.then(|| {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
@@ -36,18 +39,14 @@ impl<W: Write + Send> HumanReporter<W> {
         });
         HumanReporter {
             out,
-            color,
+            style,
             spinner,
             results: Vec::new(),
         }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\u{1b}[{code}m{text}\u{1b}[0m")
-        } else {
-            text.to_string()
-        }
+        self.style.paint(code, text)
     }
 
     fn say(&mut self, text: &str) -> io::Result<()> {
@@ -110,6 +109,98 @@ impl<W: Write + Send> HumanReporter<W> {
     }
 }
 
+impl<W: Write + Send> HumanReporter<W> {
+    /// A finished step: kind, name, time, facts; why it failed, and the end
+    /// of a failed build's log.
+    fn step_line(&self, step: &StepSummary) -> String {
+        let facts = [
+            step.size.map(format_size),
+            step.exit_code.map(|c| format!("exit {c}")),
+            step.context_bytes
+                .map(|b| format!("context {}", format_size(b))),
+        ];
+        let facts: Vec<String> = facts.into_iter().flatten().collect();
+        let mut line = format!(
+            "  · {} {}  {}",
+            step.kind,
+            step.name,
+            format_duration(step.duration)
+        );
+        if !facts.is_empty() {
+            line.push_str(&format!("  ({})", facts.join(", ")));
+        }
+        let mut text = self.paint("2", &line);
+        let (Some(m), StepState::Failed | StepState::Error) = (&step.message, step.status) else {
+            return text;
+        };
+        text.push_str(&format!(
+            "\n    {} {m}",
+            self.paint("31", &format!("{}:", step.status.as_str()))
+        ));
+        if step.kind == StepType::Build && !step.log.trim().is_empty() {
+            let log = tail(step.log.trim_end(), 2000);
+            let lines: Vec<&str> = log.lines().collect();
+            let shown = &lines[lines.len().saturating_sub(12)..];
+            text.push_str(&format!(
+                "\n    {}",
+                self.paint("2", "end of the build log:")
+            ));
+            for l in shown {
+                text.push_str(&format!("\n      │ {l}"));
+            }
+        }
+        text
+    }
+
+    /// The last line: totals over every exercise.
+    fn run_line(&self, duration: Duration, interrupted: Option<Signal>) -> String {
+        let t = Totals::of(&self.results);
+        let mut parts = vec![format!("{} passed", t.passed)];
+        if t.failed > 0 {
+            parts.push(format!("{} failed", t.failed));
+        }
+        if t.skipped > 0 {
+            parts.push(format!("{} skipped", t.skipped));
+        }
+        if t.error > 0 {
+            parts.push(format!(
+                "{} error{}",
+                t.error,
+                if t.error == 1 { "" } else { "s" }
+            ));
+        }
+        let noun = if t.exercises == 1 {
+            "exercise"
+        } else {
+            "exercises"
+        };
+        let mut line = format!(
+            "{} {noun}, {} checks: {}; {}/{} points in {}",
+            t.exercises,
+            t.checks,
+            parts.join(", "),
+            t.points,
+            t.max_points,
+            format_duration(duration)
+        );
+        if let Some(signal) = interrupted {
+            line.push_str(&format!(" (interrupted by {signal})"));
+        }
+        let code = if t.failed + t.error + t.skipped == 0 && interrupted.is_none() {
+            "32"
+        } else {
+            "31"
+        };
+        self.paint(code, &line)
+    }
+
+    fn clear_spinner(&self) {
+        if let Some(s) = &self.spinner {
+            s.finish_and_clear();
+        }
+    }
+}
+
 impl<W: Write + Send> Reporter for HumanReporter<W> {
     fn report(&mut self, event: &Event) -> io::Result<()> {
         match event {
@@ -118,51 +209,25 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 let head = self.paint("1", &format!("{id}  {title}"));
                 self.say(&head)?;
             }
-            Event::StepStarted { step, kind, .. } => {
-                let verb = match *kind {
-                    "build" => "building",
-                    "run" => "running",
-                    _ => "preparing",
+            Event::StepStarted {
+                exercise,
+                step,
+                kind,
+            } => {
+                let verb = match kind {
+                    StepType::Build => "building",
+                    StepType::Run => "running",
+                    StepType::Image | StepType::Container => "preparing",
                 };
-                self.spin(format!("{verb} {step}…"));
+                self.spin(format!("{exercise}: {verb} {step}…"));
             }
-            Event::StepProgress { step, line, .. } => self.spin(format!("building {step}: {line}")),
+            Event::StepProgress {
+                exercise,
+                step,
+                line,
+            } => self.spin(format!("{exercise}: building {step}: {line}")),
             Event::StepFinished { step, .. } => {
-                let facts = [
-                    step.size.map(format_size),
-                    step.exit_code.map(|c| format!("exit {c}")),
-                    step.context_bytes
-                        .map(|b| format!("context {}", format_size(b))),
-                ];
-                let facts: Vec<String> = facts.into_iter().flatten().collect();
-                let mut line = format!(
-                    "  · {} {}  {}",
-                    step.kind,
-                    step.name,
-                    format_duration(step.duration)
-                );
-                if !facts.is_empty() {
-                    line.push_str(&format!("  ({})", facts.join(", ")));
-                }
-                let mut text = self.paint("2", &line);
-                if let (Some(m), "failed" | "error") = (&step.message, step.status) {
-                    text.push_str(&format!(
-                        "\n    {} {m}",
-                        self.paint("31", &format!("{}:", step.status))
-                    ));
-                    if step.kind == "build" && !step.log.trim().is_empty() {
-                        let log = tail(step.log.trim_end(), 2000);
-                        let lines: Vec<&str> = log.lines().collect();
-                        let shown = &lines[lines.len().saturating_sub(12)..];
-                        text.push_str(&format!(
-                            "\n    {}",
-                            self.paint("2", "end of the build log:")
-                        ));
-                        for l in shown {
-                            text.push_str(&format!("\n      │ {l}"));
-                        }
-                    }
-                }
+                let text = self.step_line(step);
                 self.say(&text)?;
             }
             Event::CheckFinished { outcome, .. } => {
@@ -170,9 +235,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.say(&line)?;
             }
             Event::ExerciseFinished { result } => {
-                if let Some(s) = &self.spinner {
-                    s.finish_and_clear();
-                }
+                self.clear_spinner();
                 let passed = result.count(Status::Passed);
                 let line = format!(
                     "  score {}/{} points ({passed}/{} checks passed)\n",
@@ -188,48 +251,9 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 duration,
                 interrupted,
             } => {
-                if let Some(s) = &self.spinner {
-                    s.finish_and_clear();
-                }
-                let t = Totals::of(&self.results);
-                let mut parts = vec![format!("{} passed", t.passed)];
-                if t.failed > 0 {
-                    parts.push(format!("{} failed", t.failed));
-                }
-                if t.skipped > 0 {
-                    parts.push(format!("{} skipped", t.skipped));
-                }
-                if t.error > 0 {
-                    parts.push(format!(
-                        "{} error{}",
-                        t.error,
-                        if t.error == 1 { "" } else { "s" }
-                    ));
-                }
-                let noun = if t.exercises == 1 {
-                    "exercise"
-                } else {
-                    "exercises"
-                };
-                let mut line = format!(
-                    "{} {noun}, {} checks: {}; {}/{} points in {}",
-                    t.exercises,
-                    t.checks,
-                    parts.join(", "),
-                    t.points,
-                    t.max_points,
-                    format_duration(*duration)
-                );
-                if let Some(signal) = interrupted {
-                    line.push_str(&format!(" (interrupted by {signal})"));
-                }
-                let code = if t.failed + t.error + t.skipped == 0 && interrupted.is_none() {
-                    "32"
-                } else {
-                    "31"
-                };
-                let painted = self.paint(code, &line);
-                self.say(&painted)?;
+                self.clear_spinner();
+                let line = self.run_line(*duration, *interrupted);
+                self.say(&line)?;
                 self.out.flush()?;
             }
         }
@@ -240,7 +264,6 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::StepSummary;
 
     fn outcome(name: &str, status: Status, points: u32) -> Outcome {
         let failed = status == Status::Failed;
@@ -264,7 +287,7 @@ mod tests {
     fn render(events: &[Event], color: bool) -> String {
         let mut buf = Vec::new();
         {
-            let mut r = HumanReporter::new(&mut buf, color, false);
+            let mut r = HumanReporter::new(&mut buf, Style::new(color), false);
             for e in events {
                 r.report(e).expect("writes");
             }
@@ -281,9 +304,9 @@ mod tests {
         ];
         let step = StepSummary {
             name: "image".into(),
-            kind: "build",
+            kind: StepType::Build,
             duration: Duration::from_millis(1500),
-            status: "failed",
+            status: StepState::Failed,
             message: Some(
                 "build failed: The command '/bin/sh -c exit 7' returned a non-zero code: 7".into(),
             ),
@@ -315,17 +338,15 @@ mod tests {
             Event::StepStarted {
                 exercise: result.id.clone(),
                 step: "image".into(),
-                kind: "build",
+                kind: StepType::Build,
             },
-            Event::StepFinished {
-                exercise: result.id.clone(),
-                step,
-            },
+            Event::StepFinished { step },
         ];
-        events.extend(outcomes.into_iter().map(|o| Event::CheckFinished {
-            exercise: result.id.clone(),
-            outcome: o,
-        }));
+        events.extend(
+            outcomes
+                .into_iter()
+                .map(|o| Event::CheckFinished { outcome: o }),
+        );
         events.push(Event::ExerciseFinished { result });
         events.push(Event::RunFinished {
             duration: Duration::from_secs(2),

@@ -4,37 +4,40 @@
 //! `system-out`. All text passes through [`printable`] first, because a
 //! container's output may hold bytes that XML 1.0 cannot represent.
 
-use std::io::{self, Write};
+use std::io;
 
-use junit_report::{ReportBuilder, TestCase, TestSuiteBuilder};
+use junit_report::{Report, ReportBuilder, TestCase, TestSuiteBuilder};
 
-use super::{Collector, Reporter, printable, tail};
+use super::{Collector, Export, printable, tail};
 use crate::check::Status;
-use crate::event::Event;
 
 /// Most bytes of step logs kept per testsuite.
 const LOG_LIMIT: usize = 16 * 1024;
 
+/// A testsuite per exercise, a testcase per check.
 #[derive(Debug)]
-pub struct JunitReporter<W: Write + Send> {
-    out: Option<W>,
-    collector: Collector,
-}
+pub(crate) struct Junit;
 
-impl<W: Write + Send> JunitReporter<W> {
-    pub fn new(out: W) -> Self {
-        JunitReporter {
-            out: Some(out),
-            collector: Collector::default(),
-        }
-    }
-}
-
-fn duration(d: std::time::Duration) -> junit_report::Duration {
+pub(crate) fn duration(d: std::time::Duration) -> junit_report::Duration {
     junit_report::Duration::milliseconds(d.as_millis().min(i64::MAX as u128) as i64)
 }
 
-pub fn render(collector: &Collector) -> io::Result<Vec<u8>> {
+/// The XML of a built report.
+pub(crate) fn xml(report: Report) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    report
+        .write_xml(&mut buf)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(buf)
+}
+
+impl Export<Collector> for Junit {
+    fn render(&self, collector: &Collector) -> io::Result<Vec<u8>> {
+        render(collector)
+    }
+}
+
+fn render(collector: &Collector) -> io::Result<Vec<u8>> {
     let mut report = ReportBuilder::new();
     for r in collector.results() {
         let mut suite = TestSuiteBuilder::new(&printable(&format!("{}: {}", r.id, r.title)));
@@ -74,7 +77,12 @@ pub fn render(collector: &Collector) -> io::Result<Vec<u8>> {
         }
         let mut logs = String::new();
         for s in &r.steps {
-            logs.push_str(&format!("== step {} ({}): {}\n", s.name, s.kind, s.status));
+            logs.push_str(&format!(
+                "== step {} ({}): {}\n",
+                s.name,
+                s.kind,
+                s.status.as_str()
+            ));
             if let Some(m) = &s.message {
                 logs.push_str(m);
                 logs.push('\n');
@@ -87,22 +95,5 @@ pub fn render(collector: &Collector) -> io::Result<Vec<u8>> {
         suite.set_system_out(&printable(tail(&logs, LOG_LIMIT)));
         report.add_testsuite(suite.build());
     }
-    let mut buf = Vec::new();
-    report
-        .build()
-        .write_xml(&mut buf)
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(buf)
-}
-
-impl<W: Write + Send> Reporter for JunitReporter<W> {
-    fn report(&mut self, event: &Event) -> io::Result<()> {
-        if self.collector.observe(event)
-            && let Some(mut out) = self.out.take()
-        {
-            out.write_all(&render(&self.collector)?)?;
-            out.flush()?;
-        }
-        Ok(())
-    }
+    xml(report.build())
 }

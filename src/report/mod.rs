@@ -1,33 +1,177 @@
 //! Reporters: turn the runner's events into output, one file per format.
 //!
 //! Every reporter implements [`Reporter`] and sees only [`Event`]s. The
-//! terminal reporter prints as events arrive; the file formats (JSON, JUnit)
-//! use a [`Collector`] and write once, when the run finishes, including a
-//! run cut short by a signal, where the checks never reached are listed as
-//! not run.
+//! terminal reporter ([`human`]) prints as events arrive. The file formats
+//! ([`json`], [`junit`]) are [`Export`]s, as in hyperfine's `export/`: each
+//! renders a finished run to bytes, and one [`FileReporter`] collects the
+//! events and writes those bytes once, when the run finishes (a run cut short
+//! by a signal included: the checks never reached are listed as not run).
+//! [`validate`] renders the course validation the same way. Every report
+//! file is written whole or not at all ([`ReportFile`]); colour follows one
+//! rule ([`Style`]).
 
-pub mod human;
-pub mod json;
-pub mod junit;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod validate;
 
-use std::io;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::check::{Outcome, Status};
+use crate::error::Error;
 use crate::event::{Event, ExercisePreview, ExerciseResult};
+use crate::signal::Signal;
 
-pub trait Reporter: Send {
+pub(crate) trait Reporter: Send {
     fn report(&mut self, event: &Event) -> io::Result<()>;
+}
+
+/// A format rendered in one piece from a finished report of type `R`.
+pub(crate) trait Export<R: ?Sized>: Send {
+    fn render(&self, report: &R) -> io::Result<Vec<u8>>;
+}
+
+/// Where a report's bytes go.
+#[derive(Debug)]
+pub(crate) enum Destination {
+    Stdout,
+    File(ReportFile),
+}
+
+impl Destination {
+    pub fn write(self, bytes: &[u8]) -> Result<(), Error> {
+        match self {
+            Destination::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(bytes)
+                    .and_then(|_| out.flush())
+                    .map_err(|source| Error::Write {
+                        path: PathBuf::from("standard output"),
+                        source,
+                    })
+            }
+            Destination::File(file) => file.write(bytes),
+        }
+    }
+}
+
+/// A report file, written whole or not at all: the bytes go to a temporary
+/// file beside it, renamed over it when complete. It is created when the
+/// command starts, so a path that cannot be written is a usage error before
+/// anything is graded.
+#[derive(Debug)]
+pub(crate) struct ReportFile {
+    path: PathBuf,
+    temp: tempfile::NamedTempFile,
+}
+
+impl ReportFile {
+    pub fn create(path: &Path) -> Result<ReportFile, Error> {
+        let failed = |source| Error::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.is_dir() {
+            return Err(failed(io::Error::other("it is a folder")));
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".dockgrade-report-")
+            .tempfile_in(dir)
+            .map_err(failed)?;
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            temp,
+        })
+    }
+
+    pub fn write(mut self, bytes: &[u8]) -> Result<(), Error> {
+        let path = self.path;
+        let failed = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        self.temp.write_all(bytes).map_err(failed)?;
+        self.temp.as_file().sync_all().map_err(failed)?;
+        self.temp
+            .persist(&path)
+            .map(|_| ())
+            .map_err(|e| failed(e.error))
+    }
+}
+
+/// Collects a run's events and writes one [`Export`] when the run is over.
+pub(crate) struct FileReporter {
+    collector: Collector,
+    export: Box<dyn Export<Collector>>,
+    destination: Option<Destination>,
+}
+
+impl FileReporter {
+    pub fn new(export: Box<dyn Export<Collector>>, destination: Destination) -> Self {
+        FileReporter {
+            collector: Collector::default(),
+            export,
+            destination: Some(destination),
+        }
+    }
+}
+
+impl Reporter for FileReporter {
+    fn report(&mut self, event: &Event) -> io::Result<()> {
+        if self.collector.observe(event)
+            && let Some(destination) = self.destination.take()
+        {
+            let bytes = self.export.render(&self.collector)?;
+            destination.write(&bytes).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether and how to colour text for a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Style {
+    color: bool,
+}
+
+impl Style {
+    /// Colour only on a terminal, and never when `NO_COLOR` is set
+    /// (<https://no-color.org>).
+    pub fn for_terminal(is_terminal: bool) -> Style {
+        Style {
+            color: is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn new(color: bool) -> Style {
+        Style { color }
+    }
+
+    /// `text` in the SGR colour or weight `code` (`"31"` red, `"1"` bold…).
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// Gathers results for reports written at the end of a run.
 #[derive(Debug, Default)]
-pub struct Collector {
+pub(crate) struct Collector {
     pub run_id: String,
     planned: Vec<ExercisePreview>,
     finished: Vec<ExerciseResult>,
     pub duration: Duration,
-    pub interrupted: Option<&'static str>,
+    pub interrupted: Option<Signal>,
 }
 
 impl Collector {
@@ -94,7 +238,7 @@ impl Collector {
 
 /// Totals over a set of results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub exercises: usize,
     pub checks: usize,
     pub passed: usize,
@@ -130,7 +274,7 @@ impl Totals {
 
 /// Removes what XML 1.0 cannot carry (ANSI escapes and other control
 /// characters) so reports stay well-formed whatever a container printed.
-pub fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -160,7 +304,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// The last `max` bytes of `text`, on a character boundary.
-pub fn tail(text: &str, max: usize) -> &str {
+pub(crate) fn tail(text: &str, max: usize) -> &str {
     if text.len() <= max {
         return text;
     }

@@ -9,7 +9,6 @@
 //! nothing here panics on bad input.
 
 mod parse;
-pub mod units;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +16,9 @@ use std::time::Duration;
 
 pub use parse::parse_exercise;
 use regex::Regex;
+
+use crate::observation::FileType;
+use crate::sandbox::{Limits, Network, Sandbox};
 
 /// One graded exercise, as written in `exercises/<id>.toml`.
 #[derive(Debug, Clone)]
@@ -65,10 +67,6 @@ pub enum FixtureContent {
 }
 
 impl Exercise {
-    pub fn step(&self, name: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.name == name)
-    }
-
     /// The most points a student can earn on this exercise.
     pub fn max_points(&self) -> u32 {
         self.checks.iter().map(|c| c.points).sum()
@@ -140,14 +138,40 @@ pub enum StepKind {
     Container { name: String },
 }
 
-impl StepKind {
-    /// What the step is called in reports and messages.
-    pub fn label(&self) -> &'static str {
+/// The kind of a step without its data: what reports and messages call it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepType {
+    Image,
+    Build,
+    Run,
+    Container,
+}
+
+impl StepType {
+    pub fn as_str(self) -> &'static str {
         match self {
-            StepKind::Image { .. } => "image",
-            StepKind::Build(_) => "build",
-            StepKind::Run(_) => "run",
-            StepKind::Container { .. } => "container",
+            StepType::Image => "image",
+            StepType::Build => "build",
+            StepType::Run => "run",
+            StepType::Container => "container",
+        }
+    }
+}
+
+impl fmt::Display for StepType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl StepKind {
+    pub fn step_type(&self) -> StepType {
+        match self {
+            StepKind::Image { .. } => StepType::Image,
+            StepKind::Build(_) => StepType::Build,
+            StepKind::Run(_) => StepType::Run,
+            StepKind::Container { .. } => StepType::Container,
         }
     }
 
@@ -183,33 +207,19 @@ pub struct BuildStep {
     pub max_context: u64,
 }
 
+impl BuildStep {
+    /// What each of the build's RUN containers is confined by.
+    pub fn sandbox(&self) -> Sandbox {
+        Sandbox::build(self.limits, self.network, self.timeout, self.max_context)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildSource {
     /// The student's files (with the exercise's files and fixtures added).
     Submission,
     /// The exercise's own files only: a reference build.
     Exercise,
-}
-
-/// Resource limits of a container.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
-    /// Bytes of memory; swap is limited to the same amount (none extra).
-    pub memory: u64,
-    /// Most processes and threads at once.
-    pub pids: u32,
-    /// CPUs' worth of time.
-    pub cpus: f64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory: 512 << 20,
-            pids: 256,
-            cpus: 1.0,
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +237,13 @@ pub struct RunStep {
     pub limits: Limits,
 }
 
+impl RunStep {
+    /// What the run's container is confined by.
+    pub fn sandbox(&self) -> Sandbox {
+        Sandbox::run(self.limits, self.network, self.timeout)
+    }
+}
+
 /// Where a run step's image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
@@ -234,21 +251,6 @@ pub enum ImageSource {
     Step(String),
     /// An image reference used as it is.
     Reference(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Network {
-    None,
-    Bridge,
-}
-
-impl Network {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Network::None => "none",
-            Network::Bridge => "bridge",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -336,22 +338,76 @@ pub struct PortExpectation {
     pub host_port: Option<u16>,
 }
 
-impl Assertion {
-    /// The spec key this assertion was written under.
-    pub fn key(&self) -> &'static str {
+/// The kinds of assertion, each under its own key in a `[[checks]]` table.
+///
+/// This is the one list of assertion keys: the parser reads them in this
+/// order, [`Assertion::kind`] names them, and the fuzz test draws from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionKind {
+    Container,
+    Build,
+    Size,
+    Layers,
+    Files,
+    File,
+    Config,
+    User,
+    Context,
+    ExitCode,
+    Stdout,
+    Stderr,
+}
+
+impl AssertionKind {
+    pub const ALL: [AssertionKind; 12] = [
+        AssertionKind::Container,
+        AssertionKind::Build,
+        AssertionKind::Size,
+        AssertionKind::Layers,
+        AssertionKind::Files,
+        AssertionKind::File,
+        AssertionKind::Config,
+        AssertionKind::User,
+        AssertionKind::Context,
+        AssertionKind::ExitCode,
+        AssertionKind::Stdout,
+        AssertionKind::Stderr,
+    ];
+
+    /// The spec key this assertion is written under.
+    pub fn key(self) -> &'static str {
         match self {
-            Assertion::Build(_) => "build",
-            Assertion::Size(_) => "size",
-            Assertion::Layers { .. } => "layers",
-            Assertion::Files { .. } => "files",
-            Assertion::File { .. } => "file",
-            Assertion::Config(_) => "config",
-            Assertion::User(_) => "user",
-            Assertion::Context { .. } => "context",
-            Assertion::ExitCode(_) => "exit_code",
-            Assertion::Stdout(_) => "stdout",
-            Assertion::Stderr(_) => "stderr",
-            Assertion::Container(_) => "container",
+            AssertionKind::Container => "container",
+            AssertionKind::Build => "build",
+            AssertionKind::Size => "size",
+            AssertionKind::Layers => "layers",
+            AssertionKind::Files => "files",
+            AssertionKind::File => "file",
+            AssertionKind::Config => "config",
+            AssertionKind::User => "user",
+            AssertionKind::Context => "context",
+            AssertionKind::ExitCode => "exit_code",
+            AssertionKind::Stdout => "stdout",
+            AssertionKind::Stderr => "stderr",
+        }
+    }
+}
+
+impl Assertion {
+    pub fn kind(&self) -> AssertionKind {
+        match self {
+            Assertion::Build(_) => AssertionKind::Build,
+            Assertion::Size(_) => AssertionKind::Size,
+            Assertion::Layers { .. } => AssertionKind::Layers,
+            Assertion::Files { .. } => AssertionKind::Files,
+            Assertion::File { .. } => AssertionKind::File,
+            Assertion::Config(_) => AssertionKind::Config,
+            Assertion::User(_) => AssertionKind::User,
+            Assertion::Context { .. } => AssertionKind::Context,
+            Assertion::ExitCode(_) => AssertionKind::ExitCode,
+            Assertion::Stdout(_) => AssertionKind::Stdout,
+            Assertion::Stderr(_) => AssertionKind::Stderr,
+            Assertion::Container(_) => AssertionKind::Container,
         }
     }
 }
@@ -373,23 +429,6 @@ pub struct SizeBounds {
     pub min_over: Option<(String, u64)>,
     pub smaller_than: Option<String>,
     pub larger_than: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileType {
-    File,
-    Dir,
-    Symlink,
-}
-
-impl FileType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FileType::File => "file",
-            FileType::Dir => "dir",
-            FileType::Symlink => "symlink",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

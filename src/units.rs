@@ -79,6 +79,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. \"30s\", \"2m\")"))
 }
 
+/// A duration in seconds, rounded to the millisecond, for machine reports.
+pub fn seconds(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
 /// Formats a duration compactly: `20s`, `1.5s`, `250ms`, `2m 5s`.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -146,5 +151,6 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(20)), "20s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
         assert_eq!(format_duration(Duration::from_secs(125)), "2m 5s");
+        assert_eq!(seconds(Duration::from_micros(1_234_567)), 1.235);
     }
 }

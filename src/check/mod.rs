@@ -7,12 +7,13 @@
 
 use serde::Serialize;
 
+use crate::observation::FileType;
 use crate::observation::{
     ContainerFacts, FileProbe, ImageFacts, Observations, RunFacts, StepObservation, StepStatus,
     resolve_uid,
 };
-use crate::spec::units::{format_duration, format_size};
 use crate::spec::*;
+use crate::units::{format_duration, format_size};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -25,17 +26,6 @@ pub enum Status {
     Error,
     /// Not decided because a step it needs did not run.
     Skipped,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Passed => "passed",
-            Status::Failed => "failed",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
-        }
-    }
 }
 
 /// The result of one check, ready for reporters.

@@ -1,0 +1,176 @@
+//! `dockgrade check`: grade one submission folder against exercises.
+//!
+//! The runner sends events down one channel; a blocking task hands each to
+//! every reporter (terminal, JSON, JUnit), so slow output never stalls the
+//! daemon work. A signal ends the run early: everything created is removed
+//! and the reports say what was not reached.
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{Course, Format, Jobs, ReportFiles, runtime};
+use crate::catalog;
+use crate::check::Status;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::event::{Event, ExercisePreview, ExerciseResult};
+use crate::exit;
+use crate::names;
+use crate::report::human::HumanReporter;
+use crate::report::json::Json;
+use crate::report::junit::Junit;
+use crate::report::{Destination, FileReporter, Reporter, Style};
+use crate::runner::{self, RunOptions};
+use crate::signal::{Signal, Signals};
+use crate::spec::Exercise;
+
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    /// Exercise ids to grade (default: all in --exercises-dir).
+    exercises: Vec<String>,
+    #[command(flatten)]
+    course: Course,
+    /// The submission folder (it is only read).
+    #[arg(long, default_value = ".")]
+    submission: PathBuf,
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    #[command(flatten)]
+    reports: ReportFiles,
+    #[command(flatten)]
+    jobs: Jobs,
+}
+
+pub(super) fn run(args: CheckArgs) -> Result<i32, Error> {
+    let dir = &args.course.exercises_dir;
+    let selected = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
+    if !args.submission.is_dir() {
+        return Err(Error::Usage(format!(
+            "submission folder {} does not exist",
+            args.submission.display()
+        )));
+    }
+    let reporters = reporters(&args)?;
+    let options = RunOptions {
+        submission: args.submission,
+        jobs: usize::from(args.jobs.jobs),
+    };
+    runtime()?.block_on(check(selected, options, reporters))
+}
+
+/// What is printed (`--format`) and the report files asked for.
+fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+    let (junit, json) = args.reports.open()?;
+    let mut reporters: Vec<Box<dyn Reporter>> = match args.format {
+        Format::Human => vec![Box::new(HumanReporter::new(
+            io::stdout(),
+            Style::for_terminal(io::stdout().is_terminal()),
+            io::stderr().is_terminal(),
+        ))],
+        Format::Json => vec![Box::new(FileReporter::new(
+            Box::new(Json),
+            Destination::Stdout,
+        ))],
+        Format::Junit => vec![Box::new(FileReporter::new(
+            Box::new(Junit),
+            Destination::Stdout,
+        ))],
+    };
+    if let Some(file) = junit {
+        reporters.push(Box::new(FileReporter::new(
+            Box::new(Junit),
+            Destination::File(file),
+        )));
+    }
+    if let Some(file) = json {
+        reporters.push(Box::new(FileReporter::new(
+            Box::new(Json),
+            Destination::File(file),
+        )));
+    }
+    Ok(reporters)
+}
+
+async fn check(
+    exercises: Vec<Exercise>,
+    options: RunOptions,
+    mut reporters: Vec<Box<dyn Reporter>>,
+) -> Result<i32, Error> {
+    let started = Instant::now();
+    let run_id = names::new_run_id();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    // Reporters write to files and terminals: keep that off the async workers.
+    let sink = tokio::task::spawn_blocking(move || {
+        let mut failed = None;
+        while let Some(event) = rx.blocking_recv() {
+            for r in reporters.iter_mut() {
+                if let Err(e) = r.report(&event) {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+        failed
+    });
+    let _ = tx.send(Event::RunStarted {
+        run_id: run_id.clone(),
+        exercises: exercises.iter().map(ExercisePreview::of).collect(),
+    });
+    let engine = match Engine::connect(&run_id).await {
+        Ok(engine) => engine,
+        Err(e) => {
+            drop(tx);
+            let _ = sink.await;
+            return Err(e.into());
+        }
+    };
+    let mut signals = Signals::install()
+        .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
+    let run = runner::run(&engine, &exercises, &options, &tx);
+    let (results, interrupted): (Vec<ExerciseResult>, Option<Signal>) = tokio::select! {
+        results = run => (results, None),
+        signal = signals.recv() => (Vec::new(), Some(signal)),
+    };
+    // The run future is dropped on a signal, which abandons in-flight daemon
+    // calls; everything created so far is recorded and labelled, so cleanup
+    // finds it.
+    let cleanup = engine.cleanup().await;
+    for f in &cleanup.failures {
+        tracing::warn!("cleanup: could not remove {f}");
+    }
+    let _ = tx.send(Event::RunFinished {
+        duration: started.elapsed(),
+        interrupted,
+    });
+    drop(tx);
+    if let Ok(Some(e)) = sink.await {
+        return Err(Error::Write {
+            path: PathBuf::from("report"),
+            source: e,
+        });
+    }
+    Ok(match interrupted {
+        Some(signal) => signal.exit_code(),
+        None => exit_code_for(&results),
+    })
+}
+
+/// 3 when any check errored (the grade cannot be trusted), else 1 when any
+/// check did not pass, else 0.
+fn exit_code_for(results: &[ExerciseResult]) -> i32 {
+    let statuses = || {
+        results
+            .iter()
+            .flat_map(|r| r.outcomes.iter().map(|o| o.status))
+    };
+    if statuses().any(|s| s == Status::Error) {
+        exit::INFRASTRUCTURE
+    } else if statuses().any(|s| s != Status::Passed) {
+        exit::CHECK_FAILED
+    } else {
+        exit::SUCCESS
+    }
+}

@@ -1,0 +1,180 @@
+//! The command line: arguments (clap), and one module per subcommand.
+//!
+//! `main` only calls [`main`] here and exits with what it returns; every exit
+//! code comes from [`crate::exit`]. Arguments shared by several subcommands
+//! are declared once, as flattened groups.
+
+mod check;
+mod clean;
+mod doctor;
+mod lint;
+mod list;
+mod validate;
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+use crate::exit;
+use crate::report::ReportFile;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dockgrade",
+    version,
+    about = "Grade Docker exercises against a real Docker daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build, run and check a submission against exercises.
+    Check(check::CheckArgs),
+    /// List the exercises with their sections and points.
+    List {
+        #[command(flatten)]
+        course: Course,
+    },
+    /// Check exercise specs for errors (no daemon needed).
+    Lint {
+        /// Spec files (default: every *.toml in --exercises-dir).
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        course: Course,
+    },
+    /// Course CI: every solution passes, every known-wrong submission fails
+    /// exactly the checks its expect.toml lists, and every check can fail.
+    Validate(validate::ValidateArgs),
+    /// Check that this machine can take the course (daemon, images, --user).
+    Doctor {
+        #[command(flatten)]
+        course: Course,
+    },
+    /// Remove every container, image and volume dockgrade left behind.
+    Clean,
+}
+
+/// Where the course's exercise specs are.
+#[derive(Debug, Args)]
+struct Course {
+    /// Folder holding the exercise specs.
+    #[arg(long, default_value = "exercises")]
+    exercises_dir: PathBuf,
+}
+
+/// Report files written besides what is printed.
+#[derive(Debug, Args)]
+struct ReportFiles {
+    /// Also write a JUnit XML report to this file.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+impl ReportFiles {
+    /// Opens both files now, so a path that cannot be written is a usage
+    /// error before anything is graded.
+    fn open(&self) -> Result<(Option<ReportFile>, Option<ReportFile>), Error> {
+        let junit = self.junit.as_deref().map(ReportFile::create).transpose()?;
+        let json = self.json.as_deref().map(ReportFile::create).transpose()?;
+        Ok((junit, json))
+    }
+}
+
+/// How many things run at once.
+#[derive(Debug, Args)]
+struct Jobs {
+    /// Steps run at the same time, at most.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    init_logging();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE_OR_SPEC
+            } else {
+                exit::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::List { course } => list::run(&course.exercises_dir),
+        Command::Lint { files, course } => lint::run(&files, &course.exercises_dir),
+        Command::Validate(args) => validate::run(args),
+        Command::Doctor { course } => doctor::run(&course.exercises_dir),
+        Command::Clean => clean::run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprint!("{}", e.render());
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DOCKGRADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .without_time()
+        .try_init();
+}
+
+/// The async runtime long commands run on.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_failed)
+}
+
+/// A runtime that cannot start is this machine's problem, not the user's.
+fn runtime_failed(e: io::Error) -> Error {
+    Error::Infrastructure(format!("cannot start the async runtime: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_runtime_that_cannot_start_is_an_infrastructure_error() {
+        let e = runtime_failed(io::Error::other("out of threads"));
+        assert_eq!(e.exit_code(), exit::INFRASTRUCTURE);
+        assert!(e.to_string().contains("out of threads"));
+    }
+
+    #[test]
+    fn every_subcommand_documents_its_options() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let mut cli = Cli::command();
+        let check = cli.find_subcommand_mut("check").expect("check");
+        let help = check.render_help().to_string();
+        assert!(help.contains("default: all in --exercises-dir"), "{help}");
+    }
+}

@@ -1,0 +1,106 @@
+//! `dockgrade validate`: the course's own CI, with the reports of `check`'s
+//! kind and its handling of signals (the cases graded so far are reported,
+//! everything created is removed, the exit code names the signal).
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::{Course, Jobs, ReportFiles, runtime};
+use crate::catalog;
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::names;
+use crate::report::validate::{ValidateJson, ValidateJunit, render_human};
+use crate::report::{Export, Style};
+use crate::signal::Signals;
+use crate::spec::Exercise;
+use crate::units::format_duration;
+use crate::validate::{self, ValidateReport};
+
+#[derive(Debug, Args)]
+pub(super) struct ValidateArgs {
+    /// Exercise ids (default: all).
+    exercises: Vec<String>,
+    #[command(flatten)]
+    course: Course,
+    /// Folder with solutions/<id>/ and solutions/<id>/wrong/<case>/.
+    #[arg(long, default_value = "solutions")]
+    solutions_dir: PathBuf,
+    #[command(flatten)]
+    reports: ReportFiles,
+    #[command(flatten)]
+    jobs: Jobs,
+}
+
+pub(super) fn run(args: ValidateArgs) -> Result<i32, Error> {
+    let dir = &args.course.exercises_dir;
+    let selected = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
+    if !args.solutions_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "solutions folder {} does not exist",
+            args.solutions_dir.display()
+        )));
+    }
+    let (junit, json) = args.reports.open()?;
+    let report = runtime()?.block_on(validate_course(
+        &selected,
+        &args.solutions_dir,
+        usize::from(args.jobs.jobs),
+    ))?;
+    if let Some(file) = junit {
+        file.write(&render(&ValidateJunit, &report)?)?;
+    }
+    if let Some(file) = json {
+        file.write(&render(&ValidateJson, &report)?)?;
+    }
+    Ok(report.exit_code())
+}
+
+fn render(export: &dyn Export<ValidateReport>, report: &ValidateReport) -> Result<Vec<u8>, Error> {
+    export.render(report).map_err(|source| Error::Write {
+        path: PathBuf::from("report"),
+        source,
+    })
+}
+
+/// Grades every case, or as many as a signal allows, and prints the table.
+async fn validate_course(
+    exercises: &[Exercise],
+    solutions: &std::path::Path,
+    jobs: usize,
+) -> Result<ValidateReport, Error> {
+    let engine = Engine::connect(&names::new_run_id()).await?;
+    let mut signals = Signals::install()
+        .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
+    let started = Instant::now();
+    let progress = |what: &str| {
+        if io::stderr().is_terminal() {
+            eprint!("\r\x1b[2Kvalidating {what}…");
+        }
+    };
+    let mut report = ValidateReport::default();
+    let run = validate::validate(&engine, exercises, solutions, jobs, &progress, &mut report);
+    let outcome: Result<_, Error> = tokio::select! {
+        r = run => r.map(|()| None).map_err(Error::from),
+        signal = signals.recv() => Ok(Some(signal)),
+    };
+    // On a signal the run future was dropped mid-case: everything it created
+    // is recorded and labelled, so this finds it.
+    let cleanup = engine.cleanup().await;
+    for f in &cleanup.failures {
+        tracing::warn!("cleanup: could not remove {f}");
+    }
+    if io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+    report.interrupted = outcome?;
+    print!(
+        "{}",
+        render_human(&report, Style::for_terminal(io::stdout().is_terminal()))
+    );
+    println!("validated in {}", format_duration(started.elapsed()));
+    Ok(report)
+}

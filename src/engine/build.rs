@@ -1,0 +1,330 @@
+//! Builds with the legacy builder: the context streamed as a tar, the output
+//! read as it comes, every layer the builder reports recorded for cleanup.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bollard::errors::Error as DockerError;
+use bollard::models::BuildInfo;
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::{Engine, describe, sandbox};
+use crate::build_context::{self, BuildContext};
+use crate::observation::BuildFacts;
+use crate::sandbox::Sandbox;
+use crate::units::format_duration;
+
+/// How many lines of build output a failure report keeps.
+const BUILD_LOG_LINES: usize = 40;
+
+/// What to build, in the daemon's terms.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildRequest {
+    pub tag: String,
+    pub target: Option<String>,
+    pub args: BTreeMap<String, String>,
+    pub no_cache: bool,
+    pub sandbox: Sandbox,
+}
+
+/// The result of a build: facts, and the image when it succeeded.
+#[derive(Debug, Clone)]
+pub(crate) struct BuildOutcome {
+    pub facts: BuildFacts,
+    pub image_id: Option<String>,
+    /// Set when the failure was the daemon's, not the Dockerfile's.
+    pub infrastructure_error: Option<String>,
+}
+
+/// Why a build stopped.
+#[derive(Debug)]
+enum BuildFailure {
+    /// The Dockerfile, the context or the build's own limits.
+    Submission(String),
+    /// The daemon or the connection to it.
+    Daemon(String),
+}
+
+impl Engine {
+    /// Builds `ctx` with the legacy builder, streaming the context as a tar.
+    ///
+    /// `on_line` receives each line of build output as it arrives.
+    pub async fn build(
+        &self,
+        ctx: BuildContext,
+        req: &BuildRequest,
+        on_line: &(dyn Fn(&str) + Send + Sync),
+    ) -> BuildOutcome {
+        let labels = self.labels();
+        let args = req.args.iter().collect::<HashMap<_, _>>();
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile(&ctx.dockerfile)
+            .t(&req.tag)
+            .rm(true)
+            .forcerm(true)
+            .nocache(req.no_cache)
+            .labels(&labels);
+        options = sandbox::build_options(&req.sandbox, options);
+        if let Some(target) = &req.target {
+            options = options.target(target);
+        }
+        if !args.is_empty() {
+            options = options.buildargs(&args);
+        }
+        let upload = ContextUpload::start(ctx);
+        let mut log = LogTail::new(BUILD_LOG_LINES);
+        let mut image_id = None;
+        let mut stream = self.docker.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_try_stream(upload.body)),
+        );
+        let consume = self.consume(&mut stream, &mut log, &mut image_id, on_line);
+        // Dropping the stream on a timeout closes the connection, which makes
+        // the daemon cancel the build and remove its RUN container.
+        let mut failure = match tokio::time::timeout(req.sandbox.timeout, consume).await {
+            Ok(failure) => failure,
+            Err(_) => Some(BuildFailure::Submission(format!(
+                "the build timed out after {}",
+                format_duration(req.sandbox.timeout)
+            ))),
+        };
+        drop(stream);
+        let written = upload.writer.await;
+        let context_bytes = match written {
+            Ok(Ok(n)) => Some(n),
+            _ => Some(upload.sent.load(Ordering::Relaxed)).filter(|n| *n > 0),
+        };
+        if failure.is_none()
+            && let Ok(Err(e)) = &written
+        {
+            failure = Some(BuildFailure::Submission(format!(
+                "the build context could not be read: {e}"
+            )));
+        }
+        let facts = BuildFacts {
+            succeeded: failure.is_none(),
+            context_bytes,
+            log_tail: log.text(),
+            error: None,
+        };
+        self.conclude_build(facts, failure, image_id, &req.tag)
+            .await
+    }
+
+    /// Reads the build's output to its end; the failure, if any.
+    async fn consume(
+        &self,
+        stream: &mut (impl Stream<Item = Result<BuildInfo, DockerError>> + Unpin),
+        log: &mut LogTail,
+        image_id: &mut Option<String>,
+        on_line: &(dyn Fn(&str) + Send + Sync),
+    ) -> Option<BuildFailure> {
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(text) = info.stream {
+                        for line in text.lines() {
+                            if let Some(id) = layer_id(line) {
+                                self.record(|c| c.layers.push(id));
+                            }
+                            if !line.trim().is_empty() {
+                                on_line(line);
+                            }
+                        }
+                        log.push(&text);
+                    }
+                    if let Some(id) = info.aux.and_then(|aux| aux.id) {
+                        *image_id = Some(id);
+                    }
+                }
+                Err(DockerError::DockerStreamError { error }) => {
+                    return Some(BuildFailure::Submission(error.trim().to_string()));
+                }
+                // The daemon refuses a Dockerfile it cannot parse or find
+                // before streaming anything: that is the submission's fault.
+                Err(DockerError::DockerResponseServerError {
+                    status_code,
+                    message,
+                }) if status_code <= 500 => {
+                    return Some(BuildFailure::Submission(message.trim().to_string()));
+                }
+                Err(e) => return Some(BuildFailure::Daemon(describe(&e))),
+            }
+        }
+        None
+    }
+
+    /// Records a built image for cleanup and says how the build ended.
+    async fn conclude_build(
+        &self,
+        mut facts: BuildFacts,
+        failure: Option<BuildFailure>,
+        mut image_id: Option<String>,
+        tag: &str,
+    ) -> BuildOutcome {
+        match failure {
+            None => {
+                self.record(|c| c.images.push(tag.to_string()));
+                if image_id.is_none() {
+                    image_id = self.docker.inspect_image(tag).await.ok().and_then(|i| i.id);
+                }
+                BuildOutcome {
+                    facts,
+                    image_id,
+                    infrastructure_error: None,
+                }
+            }
+            Some(BuildFailure::Submission(message)) => {
+                facts.error = Some(message);
+                BuildOutcome {
+                    facts,
+                    image_id: None,
+                    infrastructure_error: None,
+                }
+            }
+            Some(BuildFailure::Daemon(message)) => {
+                facts.error = Some(message.clone());
+                BuildOutcome {
+                    facts,
+                    image_id: None,
+                    infrastructure_error: Some(message),
+                }
+            }
+        }
+    }
+}
+
+/// The id in a legacy builder line ` ---> 0123456789ab`.
+fn layer_id(line: &str) -> Option<String> {
+    let id = line.trim().strip_prefix("---> ")?;
+    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// The context's tar, written on a blocking thread and sent as a stream.
+struct ContextUpload {
+    body: futures_util::stream::BoxStream<'static, Result<Bytes, io::Error>>,
+    /// The tar's size when it was written whole, or why it could not be.
+    writer: tokio::task::JoinHandle<io::Result<u64>>,
+    /// Bytes handed to the daemon so far (for a build cut short).
+    sent: Arc<AtomicU64>,
+}
+
+impl ContextUpload {
+    fn start(ctx: BuildContext) -> ContextUpload {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, io::Error>>(8);
+        let sent = Arc::new(AtomicU64::new(0));
+        let writer_sent = sent.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let n = build_context::write_tar(
+                &ctx,
+                ChannelWriter {
+                    tx,
+                    buf: Vec::with_capacity(64 << 10),
+                },
+            )?;
+            writer_sent.store(n, Ordering::Relaxed);
+            Ok::<u64, io::Error>(n)
+        });
+        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed();
+        ContextUpload { body, writer, sent }
+    }
+}
+
+/// Sends the tar to the daemon in 64 KiB chunks from a blocking thread.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(64 << 10),
+        ));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the daemon stopped reading the build context",
+            )
+        })
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 64 << 10 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+/// The last lines of build output.
+struct LogTail {
+    lines: VecDeque<String>,
+    max: usize,
+}
+
+impl LogTail {
+    fn new(max: usize) -> Self {
+        LogTail {
+            lines: VecDeque::new(),
+            max,
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        for line in text.lines() {
+            if self.lines.len() == self.max {
+                self.lines.pop_front();
+            }
+            let mut line = line.to_string();
+            line.truncate(line.floor_char_boundary(500));
+            self.lines.push_back(line);
+        }
+    }
+
+    fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_log_keeps_the_tail() {
+        let mut t = LogTail::new(2);
+        t.push("a\nb\nc\n");
+        assert_eq!(t.text(), "b\nc");
+    }
+
+    #[test]
+    fn layer_ids_are_read_from_the_builders_lines() {
+        assert_eq!(layer_id(" ---> 0123456789ab"), Some("0123456789ab".into()));
+        assert_eq!(layer_id(" ---> Running in 0123456789ab"), None);
+        assert_eq!(layer_id("Step 1/2 : FROM x"), None);
+    }
+}

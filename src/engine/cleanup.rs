@@ -1,0 +1,294 @@
+//! Removing what dockgrade created: this run's resources after each exercise
+//! and at the end, everything labelled as ours for `dockgrade clean`, and
+//! what a replayed live case created for `validate` (by comparing snapshots).
+
+use std::collections::{HashMap, HashSet};
+
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptions,
+};
+
+use super::{Engine, EngineError, describe, is_not_found};
+use crate::names::{LABEL, run_filter};
+
+/// The kinds of resource dockgrade creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resource {
+    Container,
+    Image,
+    Volume,
+}
+
+impl Resource {
+    fn noun(self) -> &'static str {
+        match self {
+            Resource::Container => "container",
+            Resource::Image => "image",
+            Resource::Volume => "volume",
+        }
+    }
+}
+
+/// How one removal went.
+#[derive(Debug)]
+enum Removal {
+    Removed,
+    /// Already gone.
+    Absent,
+    Failed(String),
+}
+
+impl Removal {
+    fn of(result: Result<(), DockerError>) -> Removal {
+        match result {
+            Ok(()) => Removal::Removed,
+            Err(e) if is_not_found(&e) => Removal::Absent,
+            Err(e) => Removal::Failed(describe(&e)),
+        }
+    }
+}
+
+/// What a cleanup removed, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CleanupReport {
+    pub containers: usize,
+    pub images: usize,
+    pub volumes: usize,
+    pub failures: Vec<String>,
+}
+
+impl CleanupReport {
+    fn tally(&mut self, kind: Resource, what: &str, removal: Removal) {
+        let count = match kind {
+            Resource::Container => &mut self.containers,
+            Resource::Image => &mut self.images,
+            Resource::Volume => &mut self.volumes,
+        };
+        match removal {
+            Removal::Removed => *count += 1,
+            Removal::Absent => {}
+            Removal::Failed(e) => self.failures.push(format!("{} {what}: {e}", kind.noun())),
+        }
+    }
+
+    fn add(&mut self, other: CleanupReport) {
+        self.containers += other.containers;
+        self.images += other.images;
+        self.volumes += other.volumes;
+        self.failures.extend(other.failures);
+    }
+}
+
+/// Container and image ids present at one moment.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Snapshot {
+    containers: HashSet<String>,
+    images: HashSet<String>,
+}
+
+/// A resource as a listing shows it.
+struct Listed {
+    id: String,
+    /// Carries dockgrade's label.
+    ours: bool,
+}
+
+impl Engine {
+    /// Removes one resource: containers forced with their anonymous volumes,
+    /// images forced (their containers are gone first), volumes forced.
+    async fn remove(&self, kind: Resource, id: &str) -> Removal {
+        let result = match kind {
+            Resource::Container => {
+                let options = RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .v(true)
+                    .build();
+                self.docker.remove_container(id, Some(options)).await
+            }
+            Resource::Image => {
+                let options = RemoveImageOptionsBuilder::default().force(true).build();
+                self.docker
+                    .remove_image(id, Some(options), None)
+                    .await
+                    .map(|_| ())
+            }
+            Resource::Volume => {
+                self.docker
+                    .remove_volume(id, Some(RemoveVolumeOptions { force: true }))
+                    .await
+            }
+        };
+        Removal::of(result)
+    }
+
+    /// Removes a container this run created and forgets it.
+    pub(super) async fn dispose_container(&self, id: &str) {
+        match self.remove(Resource::Container, id).await {
+            Removal::Failed(e) => tracing::warn!("could not remove container {id}: {e}"),
+            _ => self.record(|c| c.containers.retain(|x| x != id)),
+        }
+    }
+
+    /// Removes a volume this run created and forgets it.
+    pub(super) async fn dispose_volume(&self, name: &str) {
+        match self.remove(Resource::Volume, name).await {
+            Removal::Failed(e) => tracing::warn!("could not remove volume {name}: {e}"),
+            _ => self.record(|c| c.volumes.retain(|x| x != name)),
+        }
+    }
+
+    /// Removes a layer image a build left, if nothing tagged it since.
+    async fn remove_untagged(&self, id: &str) {
+        if let Ok(image) = self.docker.inspect_image(id).await
+            && image.repo_tags.unwrap_or_default().is_empty()
+        {
+            let _ = self
+                .docker
+                .remove_image(id, Some(RemoveImageOptionsBuilder::default().build()), None)
+                .await;
+        }
+    }
+
+    /// Removes everything this run created: what it recorded, then anything
+    /// else carrying this run's label (a create whose answer was lost).
+    pub async fn cleanup(&self) -> CleanupReport {
+        let created = self
+            .created
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        let mut report = CleanupReport::default();
+        for (kind, ids) in [
+            (Resource::Container, &created.containers),
+            (Resource::Volume, &created.volumes),
+            (Resource::Image, &created.images),
+        ] {
+            for id in ids {
+                report.tally(kind, id, self.remove(kind, id).await);
+            }
+        }
+        // Children first: a stage's layers were reported after its parents'.
+        for id in created.layers.iter().rev() {
+            self.remove_untagged(id).await;
+        }
+        report.add(self.sweep(&run_filter(&self.run_id)).await);
+        report
+    }
+
+    /// Removes every container, volume and image that carries dockgrade's label.
+    pub async fn clean_all(&self) -> CleanupReport {
+        self.sweep(LABEL).await
+    }
+
+    /// The ids of every container and image on the daemon now.
+    pub async fn snapshot(&self) -> Result<Snapshot, EngineError> {
+        let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
+        let ids = |list: Vec<Listed>| list.into_iter().map(|l| l.id).collect();
+        Ok(Snapshot {
+            containers: ids(self.list(Resource::Container, None).await.map_err(daemon)?),
+            images: ids(self.list(Resource::Image, None).await.map_err(daemon)?),
+        })
+    }
+
+    /// Removes the containers and images created since `before` that do not
+    /// carry dockgrade's label (those belong to runs that clean up after
+    /// themselves): what a replayed `commands.sh` made.
+    pub async fn remove_since(&self, before: &Snapshot) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        self.remove_listed(Resource::Container, None, &mut report, |l| {
+            !l.ours && !before.containers.contains(&l.id)
+        })
+        .await;
+        self.remove_listed(Resource::Image, None, &mut report, |l| {
+            !l.ours && !before.images.contains(&l.id)
+        })
+        .await;
+        report
+    }
+
+    /// Removes whatever carries `label`: containers, then volumes, then images.
+    async fn sweep(&self, label: &str) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        for kind in [Resource::Container, Resource::Volume, Resource::Image] {
+            self.remove_listed(kind, Some(label), &mut report, |_| true)
+                .await;
+        }
+        report
+    }
+
+    /// Lists resources of `kind` (with `label`, if given) and removes those
+    /// `wanted` selects, tallying into `report`.
+    async fn remove_listed(
+        &self,
+        kind: Resource,
+        label: Option<&str>,
+        report: &mut CleanupReport,
+        wanted: impl Fn(&Listed) -> bool,
+    ) {
+        match self.list(kind, label).await {
+            Ok(list) => {
+                for l in list.iter().filter(|l| wanted(l)) {
+                    report.tally(kind, &l.id, self.remove(kind, &l.id).await);
+                }
+            }
+            Err(e) => report
+                .failures
+                .push(format!("listing {}s: {}", kind.noun(), describe(&e))),
+        }
+    }
+
+    /// Resources of `kind`, only those carrying `label` when given. A
+    /// labelled image listing includes intermediate layers: a build's
+    /// labelled layers are ours too.
+    async fn list(&self, kind: Resource, label: Option<&str>) -> Result<Vec<Listed>, DockerError> {
+        let filters = label.map(|l| HashMap::from([("label", vec![l])]));
+        let ours = |labels: Option<&HashMap<String, String>>| {
+            labels.is_some_and(|l| l.contains_key(LABEL))
+        };
+        Ok(match kind {
+            Resource::Container => {
+                let mut options = ListContainersOptionsBuilder::default().all(true);
+                if let Some(f) = &filters {
+                    options = options.filters(f);
+                }
+                let list = self.docker.list_containers(Some(options.build())).await?;
+                list.into_iter()
+                    .filter_map(|c| {
+                        let ours = ours(c.labels.as_ref());
+                        c.id.map(|id| Listed { id, ours })
+                    })
+                    .collect()
+            }
+            Resource::Image => {
+                let mut options = ListImagesOptionsBuilder::default().all(label.is_some());
+                if let Some(f) = &filters {
+                    options = options.filters(f);
+                }
+                let list = self.docker.list_images(Some(options.build())).await?;
+                list.into_iter()
+                    .map(|i| Listed {
+                        ours: ours(Some(&i.labels)),
+                        id: i.id,
+                    })
+                    .collect()
+            }
+            Resource::Volume => {
+                let mut options = ListVolumesOptionsBuilder::default();
+                if let Some(f) = &filters {
+                    options = options.filters(f);
+                }
+                let list = self.docker.list_volumes(Some(options.build())).await?;
+                list.volumes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| Listed {
+                        ours: ours(Some(&v.labels)),
+                        id: v.name,
+                    })
+                    .collect()
+            }
+        })
+    }
+}

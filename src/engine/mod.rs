@@ -1,0 +1,201 @@
+//! The engine: the only module that talks to the Docker daemon.
+//!
+//! Every bollard call in dockgrade is under `engine/`, one `impl Engine`
+//! block per room: [`image`] finds, pulls and inspects images; [`build`]
+//! streams build contexts to the legacy builder; [`archive`] reads files out
+//! of an image through the archive API; [`run`] runs containers with the
+//! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
+//! student's own containers; [`cleanup`] removes what a run created, and
+//! snapshots the daemon for `validate`. The engine takes its own request
+//! types and returns [`observation`](crate::observation) facts: it knows
+//! nothing of exercise specs. Everything it creates carries dockgrade's
+//! labels ([`crate::names`]) and is recorded, so [`Engine::cleanup`] removes
+//! exactly this run's resources.
+
+mod archive;
+mod build;
+mod cleanup;
+mod image;
+mod live;
+mod run;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+
+pub(crate) use build::BuildRequest;
+pub(crate) use cleanup::Snapshot;
+pub(crate) use run::{RunMount, RunRequest};
+
+use crate::names;
+
+/// Most bytes kept of a file's content or of each output stream.
+const CAPTURE_LIMIT: usize = 1 << 20;
+
+/// The daemon could not be used at all: nothing can be graded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum EngineError {
+    #[error("cannot reach the Docker daemon at {host}: {message}")]
+    Unreachable { host: String, message: String },
+    #[error("the Docker daemon failed: {0}")]
+    Daemon(String),
+}
+
+/// Why a step did not produce its facts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum StepError {
+    /// Caused by the submission (a failed build, a missing image…).
+    #[error("{0}")]
+    Submission(String),
+    /// Caused by the daemon or dockgrade.
+    #[error("{0}")]
+    Infrastructure(String),
+}
+
+impl StepError {
+    fn daemon(what: &str, e: DockerError) -> StepError {
+        StepError::Infrastructure(format!("{what}: {}", describe(&e)))
+    }
+}
+
+/// A short, human description of a bollard error.
+fn describe(e: &DockerError) -> String {
+    match e {
+        DockerError::DockerResponseServerError { message, .. } => message.trim().to_string(),
+        DockerError::DockerStreamError { error } => error.trim().to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn is_not_found(e: &DockerError) -> bool {
+    matches!(
+        e,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+/// What this run created and has not removed yet.
+#[derive(Debug, Default)]
+struct Created {
+    containers: Vec<String>,
+    images: Vec<String>,
+    volumes: Vec<String>,
+    /// Every layer image a build reported, in order. The legacy builder
+    /// leaves the images of a multi-stage build's other stages, and a failed
+    /// build's last step, as untagged images outside the tagged image's
+    /// parent chain; cleanup removes those that end up untagged.
+    layers: Vec<String>,
+}
+
+/// The daemon's own description of itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DaemonInfo {
+    pub version: String,
+    pub api_version: String,
+    pub storage_driver: String,
+    pub root_dir: String,
+    pub rootless: bool,
+    pub operating_system: String,
+}
+
+/// A connection to the daemon for one grading run.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    docker: Docker,
+    run_id: String,
+    created: Mutex<Created>,
+    probe_counter: AtomicU64,
+}
+
+/// The daemon address as the user configured it (for messages).
+pub(crate) fn docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string())
+}
+
+impl Engine {
+    /// Connects (honouring `DOCKER_HOST`), agrees on an API version, pings.
+    pub async fn connect(run_id: &str) -> Result<Engine, EngineError> {
+        let host = docker_host();
+        let unreachable = |e: DockerError| EngineError::Unreachable {
+            host: host.clone(),
+            message: describe(&e),
+        };
+        // Builds and runs have their own limits; the client must not cut a
+        // long apt-get install short.
+        let docker = Docker::connect_with_defaults()
+            .map_err(unreachable)?
+            .with_timeout(Duration::from_secs(3600));
+        let ping = tokio::time::timeout(Duration::from_secs(10), docker.ping()).await;
+        match ping {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(unreachable(e)),
+            Err(_) => {
+                return Err(EngineError::Unreachable {
+                    host,
+                    message: "no answer within 10 s".to_string(),
+                });
+            }
+        }
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        Ok(Engine {
+            docker,
+            run_id: run_id.to_string(),
+            created: Mutex::new(Created::default()),
+            probe_counter: AtomicU64::new(0),
+        })
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        names::labels(&self.run_id)
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Created)) {
+        if let Ok(mut c) = self.created.lock() {
+            f(&mut c);
+        }
+    }
+
+    /// What the daemon says about itself, for `doctor`.
+    pub async fn describe_daemon(&self) -> Result<DaemonInfo, EngineError> {
+        let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
+        let info = self.docker.info().await.map_err(daemon)?;
+        let version = self.docker.version().await.map_err(daemon)?;
+        Ok(DaemonInfo {
+            version: info.server_version.unwrap_or_default(),
+            api_version: version.api_version.unwrap_or_default(),
+            storage_driver: info.driver.unwrap_or_default(),
+            root_dir: info.docker_root_dir.unwrap_or_default(),
+            rootless: info
+                .security_options
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.contains("name=rootless")),
+            operating_system: info.operating_system.unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_errors_read_as_sentences() {
+        let e = StepError::Submission("image `x` is not present".into());
+        assert_eq!(e.to_string(), "image `x` is not present");
+        let e = StepError::Infrastructure("creating the container: refused".into());
+        assert_eq!(e.to_string(), "creating the container: refused");
+    }
+}

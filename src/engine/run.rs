@@ -1,0 +1,359 @@
+//! Runs: create a container in its sandbox, attach before starting it so no
+//! output is missed, feed stdin, wait (killing it at the timeout), and keep
+//! the capped output, the exit code and whether memory ran out.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, Mount as DockerMount, MountType, VolumeCreateRequest};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::{CAPTURE_LIMIT, Engine, StepError, sandbox};
+use crate::names;
+use crate::observation::RunFacts;
+use crate::sandbox::Sandbox;
+
+/// A container to run, in the daemon's terms.
+#[derive(Debug, Clone)]
+pub(crate) struct RunRequest {
+    /// The container's name (see [`crate::names::run_container`]).
+    pub name: String,
+    pub image: String,
+    /// Replaces the image's CMD when set.
+    pub cmd: Option<Vec<String>>,
+    /// Replaces the image's ENTRYPOINT when set (an empty list removes it).
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's USER when set.
+    pub user: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub workdir: Option<String>,
+    pub stdin: Option<String>,
+    pub mounts: Vec<RunMount>,
+    pub sandbox: Sandbox,
+    /// Read the container's /etc/passwd afterwards (to resolve a user name).
+    pub read_passwd: bool,
+}
+
+/// A mount whose host side, if any, has been checked already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RunMount {
+    /// A host path (inside the submission) bound into the container.
+    Bind {
+        source: PathBuf,
+        target: String,
+        readonly: bool,
+    },
+    Tmpfs {
+        target: String,
+    },
+    /// A fresh, empty, root-owned volume, removed after the run.
+    Scratch {
+        target: String,
+    },
+}
+
+/// Keeps the first `CAPTURE_LIMIT` bytes of a stream and counts the rest.
+#[derive(Debug, Default)]
+struct Capture {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl Capture {
+    fn push(&mut self, data: &[u8]) {
+        let room = CAPTURE_LIMIT.saturating_sub(self.kept.len());
+        let take = room.min(data.len());
+        self.kept.extend_from_slice(&data[..take]);
+        self.dropped += (data.len() - take) as u64;
+    }
+}
+
+/// How a started container ended.
+enum Ending {
+    Exited,
+    /// Killed at the timeout.
+    TimedOut,
+}
+
+impl Engine {
+    /// Runs a container to completion (or its timeout); it is removed after.
+    pub async fn run(&self, req: &RunRequest) -> Result<RunFacts, StepError> {
+        let mut volumes = Vec::new();
+        let mut mounts = Vec::new();
+        for m in &req.mounts {
+            mounts.push(self.docker_mount(&req.name, m, &mut volumes).await?);
+        }
+        let result = self.run_container(req, mounts).await;
+        for v in volumes {
+            self.dispose_volume(&v).await;
+        }
+        result
+    }
+
+    /// A mount in the daemon's terms; a scratch volume is created for it.
+    async fn docker_mount(
+        &self,
+        container: &str,
+        mount: &RunMount,
+        volumes: &mut Vec<String>,
+    ) -> Result<DockerMount, StepError> {
+        Ok(match mount {
+            RunMount::Bind {
+                source,
+                target,
+                readonly,
+            } => DockerMount {
+                target: Some(target.clone()),
+                source: Some(source.display().to_string()),
+                typ: Some(MountType::BIND),
+                read_only: Some(*readonly),
+                ..Default::default()
+            },
+            RunMount::Tmpfs { target } => DockerMount {
+                target: Some(target.clone()),
+                typ: Some(MountType::TMPFS),
+                ..Default::default()
+            },
+            RunMount::Scratch { target } => {
+                let name = names::scratch_volume(container, volumes.len());
+                let request = VolumeCreateRequest {
+                    name: Some(name.clone()),
+                    labels: Some(self.labels()),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_volume(request)
+                    .await
+                    .map_err(|e| StepError::daemon("creating a scratch volume", e))?;
+                self.record(|c| c.volumes.push(name.clone()));
+                volumes.push(name.clone());
+                DockerMount {
+                    target: Some(target.clone()),
+                    source: Some(name),
+                    typ: Some(MountType::VOLUME),
+                    ..Default::default()
+                }
+            }
+        })
+    }
+
+    async fn run_container(
+        &self,
+        req: &RunRequest,
+        mounts: Vec<DockerMount>,
+    ) -> Result<RunFacts, StepError> {
+        let stdin = req.stdin.is_some();
+        let body = ContainerCreateBody {
+            image: Some(req.image.clone()),
+            cmd: req.cmd.clone(),
+            entrypoint: req.entrypoint.clone(),
+            user: req.user.clone(),
+            env: Some(req.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: req.workdir.clone(),
+            labels: Some(self.labels()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            attach_stdin: Some(stdin),
+            open_stdin: Some(stdin),
+            stdin_once: Some(stdin),
+            tty: Some(false),
+            host_config: Some(sandbox::host_config(&req.sandbox, mounts)),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&req.name)
+            .build();
+        let created = match self.docker.create_container(Some(options), body).await {
+            Ok(c) => c,
+            // The daemon refuses a bad command or user before anything runs.
+            Err(DockerError::DockerResponseServerError {
+                status_code: 400,
+                message,
+            }) => {
+                return Err(StepError::Submission(format!(
+                    "the container could not be created: {}",
+                    message.trim()
+                )));
+            }
+            Err(e) => return Err(StepError::daemon("creating the container", e)),
+        };
+        let id = created.id;
+        self.record(|c| c.containers.push(id.clone()));
+        let result = self.attend(&id, req).await;
+        self.dispose_container(&id).await;
+        result
+    }
+
+    /// Starts a created container and stays with it until it ends.
+    async fn attend(&self, id: &str, req: &RunRequest) -> Result<RunFacts, StepError> {
+        let attach = AttachContainerOptionsBuilder::default()
+            .stream(true)
+            // Attached before start, so nothing is missed; and with no log
+            // driver there are no logs to replay.
+            .logs(false)
+            .stdout(true)
+            .stderr(true)
+            .stdin(req.stdin.is_some())
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(attach))
+            .await
+            .map_err(|e| StepError::daemon("attaching", e))?;
+        let mut output = attached.output;
+        let mut input = attached.input;
+        let collector = tokio::spawn(async move {
+            let (mut out, mut err) = (Capture::default(), Capture::default());
+            while let Some(Ok(frame)) = output.next().await {
+                match frame {
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        out.push(&message)
+                    }
+                    LogOutput::StdErr { message } => err.push(&message),
+                    LogOutput::StdIn { .. } => {}
+                }
+            }
+            (out, err)
+        });
+        if let Err(e) = self.docker.start_container(id, None).await {
+            collector.abort();
+            return unstartable(e);
+        }
+        if let Some(stdin) = &req.stdin {
+            // A process that never reads stdin must not block the grader.
+            let _ = tokio::time::timeout(Duration::from_secs(5), async {
+                let _ = input.write_all(stdin.as_bytes()).await;
+                let _ = input.shutdown().await;
+            })
+            .await;
+        }
+        drop(input);
+        let ending = self.wait(id, req.sandbox.timeout).await?;
+        // Output ends when the process does; a grandchild holding the pipes
+        // open must not hold the grader, so the wait is bounded.
+        let (out, err) = match tokio::time::timeout(Duration::from_secs(5), collector).await {
+            Ok(Ok(pair)) => pair,
+            _ => (Capture::default(), Capture::default()),
+        };
+        let state = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| StepError::daemon("inspecting the container", e))?
+            .state
+            .unwrap_or_default();
+        let passwd = if req.read_passwd {
+            self.read_text(id, "/etc/passwd").await?
+        } else {
+            None
+        };
+        let timed_out = matches!(ending, Ending::TimedOut);
+        Ok(RunFacts {
+            exit_code: if timed_out { None } else { state.exit_code },
+            timed_out: timed_out.then_some(req.sandbox.timeout),
+            oom_killed: state.oom_killed.unwrap_or(false),
+            stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+            stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+            stdout_dropped: out.dropped,
+            stderr_dropped: err.dropped,
+            user: req.user.clone().unwrap_or_default(),
+            passwd,
+        })
+    }
+
+    /// Waits for the container to exit, killing it at `timeout`.
+    async fn wait(&self, id: &str, timeout: Duration) -> Result<Ending, StepError> {
+        let started = Instant::now();
+        let mut wait = self.docker.wait_container(id, None);
+        // bollard reports a non-zero exit as an error: it is an exit code.
+        match tokio::time::timeout(timeout, wait.next()).await {
+            Ok(Some(Ok(_))) | Ok(Some(Err(DockerError::DockerContainerWaitError { .. }))) => {
+                Ok(Ending::Exited)
+            }
+            Ok(Some(Err(e))) => Err(StepError::daemon("waiting for the container", e)),
+            Ok(None) => Ok(Ending::Exited),
+            Err(_) => {
+                let kill = KillContainerOptionsBuilder::default()
+                    .signal("SIGKILL")
+                    .build();
+                let _ = self.docker.kill_container(id, Some(kill)).await;
+                tracing::debug!("killed {id} after {:?}", started.elapsed());
+                Ok(Ending::TimedOut)
+            }
+        }
+    }
+}
+
+/// A container that would not start. A command that cannot be found or
+/// executed is an exit code, as `docker run` reports it: 127 not found, 126
+/// not executable; anything else is the submission's or the daemon's error.
+fn unstartable(e: DockerError) -> Result<RunFacts, StepError> {
+    if let DockerError::DockerResponseServerError { message, .. } = &e {
+        let lower = message.to_lowercase();
+        let code = if lower.contains("executable file not found")
+            || lower.contains("no such file or directory")
+        {
+            Some(127)
+        } else if lower.contains("permission denied") {
+            Some(126)
+        } else {
+            None
+        };
+        if let Some(code) = code {
+            return Ok(RunFacts {
+                exit_code: Some(code),
+                stderr: format!("{}\n", message.trim()),
+                ..Default::default()
+            });
+        }
+    }
+    match e {
+        DockerError::DockerResponseServerError {
+            status_code: 400 | 404 | 500,
+            message,
+        } => Err(StepError::Submission(format!(
+            "the container could not start: {}",
+            message.trim()
+        ))),
+        e => Err(StepError::daemon("starting the container", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_keeps_the_limit_and_counts_the_rest() {
+        let mut c = Capture::default();
+        c.push(&vec![b'x'; CAPTURE_LIMIT - 10]);
+        c.push(&[b'y'; 30]);
+        assert_eq!(c.kept.len(), CAPTURE_LIMIT);
+        assert_eq!(c.dropped, 20);
+    }
+
+    #[test]
+    fn a_missing_command_is_exit_127_and_a_forbidden_one_126() {
+        let err = |message: &str| DockerError::DockerResponseServerError {
+            status_code: 400,
+            message: message.into(),
+        };
+        let facts = unstartable(err("exec: \"nope\": executable file not found in $PATH"))
+            .expect("an exit code");
+        assert_eq!(facts.exit_code, Some(127));
+        assert!(facts.stderr.contains("executable file not found"));
+        let facts = unstartable(err("exec /x: permission denied")).expect("an exit code");
+        assert_eq!(facts.exit_code, Some(126));
+        assert!(matches!(
+            unstartable(err("invalid mount config")),
+            Err(StepError::Submission(_))
+        ));
+    }
+}

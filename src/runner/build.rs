@@ -1,0 +1,136 @@
+//! Build steps: collect the context (refusing what must not be sent),
+//! check its size before sending a byte, build, and inspect the image.
+
+use std::path::{Path, PathBuf};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::build_context::{self, BuildContext};
+use crate::engine::{BuildRequest, Engine};
+use crate::event::Event;
+use crate::observation::{BuildFacts, StepObservation, StepStatus};
+use crate::plan::PlannedStep;
+use crate::spec::{BuildSource, BuildStep, Exercise};
+use crate::units::format_size;
+
+/// Builds the image of a `build` step and observes it.
+pub(super) async fn build_step(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    build: &BuildStep,
+    stage: &crate::stage::Stage,
+    events: &UnboundedSender<Event>,
+    o: &mut StepObservation,
+) {
+    let roots: Vec<PathBuf> = match build.from {
+        BuildSource::Submission => stage.roots().into_iter().map(Path::to_path_buf).collect(),
+        BuildSource::Exercise => match stage.exercise_files() {
+            Some(dir) => vec![dir.to_path_buf()],
+            None => {
+                o.status = StepStatus::Error(format!(
+                    "the exercise has no files of its own (exercises/{}/)",
+                    ex.id
+                ));
+                return;
+            }
+        },
+    };
+    let Some(ctx) = collect(roots, build, o).await else {
+        return;
+    };
+    let request = BuildRequest {
+        tag: planned.tag.clone().unwrap_or_default(),
+        target: build.target.clone(),
+        args: build.args.clone(),
+        no_cache: build.no_cache,
+        sandbox: build.sandbox(),
+    };
+    let step = planned.step.name.as_str();
+    let progress = |line: &str| {
+        if line.starts_with("Step ") {
+            let _ = events.send(Event::StepProgress {
+                exercise: ex.id.clone(),
+                step: step.to_string(),
+                line: line.to_string(),
+            });
+        }
+    };
+    let outcome = engine.build(ctx, &request, &progress).await;
+    o.build = Some(outcome.facts.clone());
+    match (outcome.image_id, outcome.infrastructure_error) {
+        (_, Some(infra)) => {
+            o.status = StepStatus::Error(format!("the daemon failed during the build: {infra}"))
+        }
+        (Some(id), None) => match engine.built_image(&id, &planned.probe).await {
+            Ok(facts) => o.image = Some(facts),
+            Err(e) => o.status = super::status_of(e),
+        },
+        (None, None) => {
+            let why = outcome
+                .facts
+                .error
+                .unwrap_or_else(|| "no image was produced".into());
+            o.status = StepStatus::Failed(format!("build failed: {why}"));
+        }
+    }
+}
+
+/// The build context from `roots`, or `None` with `o` saying why not.
+async fn collect(
+    roots: Vec<PathBuf>,
+    build: &BuildStep,
+    o: &mut StepObservation,
+) -> Option<BuildContext> {
+    let (ctx_rel, file_rel) = (build.context.clone(), build.dockerfile.clone());
+    let collected = tokio::task::spawn_blocking(move || {
+        let roots: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
+        build_context::collect_layered(&roots, &ctx_rel, &file_rel)
+    })
+    .await;
+    let refused = match collected {
+        Ok(Ok(ctx)) => match too_large(&ctx, build.max_context) {
+            None => return Some(ctx),
+            Some(message) => message,
+        },
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => {
+            o.status = StepStatus::Error(format!("reading the build context: {e}"));
+            return None;
+        }
+    };
+    o.build = Some(BuildFacts {
+        succeeded: false,
+        error: Some(refused.clone()),
+        ..Default::default()
+    });
+    o.status = StepStatus::Failed(format!("build not attempted: {refused}"));
+    None
+}
+
+/// Why a context over `max` bytes is not sent. The cap is checked before a
+/// byte is sent: a 1 GB file in the folder must not reach the daemon, nor
+/// cost the time to send it.
+fn too_large(ctx: &BuildContext, max: u64) -> Option<String> {
+    if ctx.content_bytes <= max {
+        return None;
+    }
+    let biggest: Vec<String> = ctx
+        .largest(3)
+        .iter()
+        .map(|e| {
+            format!(
+                "{} ({})",
+                String::from_utf8_lossy(&e.name),
+                format_size(e.size)
+            )
+        })
+        .collect();
+    Some(format!(
+        "the build context is {}, over the {} limit; the biggest files are {}. \
+         List what the image does not need in .dockerignore, or build from a folder without it",
+        format_size(ctx.content_bytes),
+        format_size(max),
+        biggest.join(", ")
+    ))
+}

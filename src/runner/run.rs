@@ -1,0 +1,111 @@
+//! Run steps: the image (another step's or a named one), the mounts checked
+//! against the submission, and the container run in its sandbox.
+
+use crate::build_context;
+use crate::check;
+use crate::engine::{Engine, RunMount, RunRequest};
+use crate::names;
+use crate::observation::{Observations, StepObservation, StepStatus};
+use crate::plan::{PlannedStep, Probe};
+use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, RunStep};
+use crate::stage::Stage;
+use crate::units::format_limit;
+
+/// Runs the container of a `run` step and observes what it did.
+pub(super) async fn run_step(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    run: &RunStep,
+    done: &Observations,
+    stage: &Stage,
+    o: &mut StepObservation,
+) {
+    let (image, image_user) = match &run.image {
+        ImageSource::Step(step) => match done.steps.get(step).and_then(|s| s.image.as_ref()) {
+            Some(img) => (img.id.clone(), img.config.user.clone()),
+            None => {
+                o.status = StepStatus::Skipped(format!("not run: step `{step}` has no image"));
+                return;
+            }
+        },
+        ImageSource::Reference(reference) => {
+            match super::image::named_image(
+                engine,
+                reference,
+                PullPolicy::Missing,
+                &Probe::default(),
+            )
+            .await
+            {
+                Ok(img) => (img.id, img.config.user),
+                Err(e) => {
+                    o.status = super::status_of(e);
+                    return;
+                }
+            }
+        }
+    };
+    let mounts = match resolve_mounts(run, stage) {
+        Ok(mounts) => mounts,
+        Err(why) => {
+            o.status = StepStatus::Failed(why);
+            return;
+        }
+    };
+    let request = RunRequest {
+        name: names::run_container(engine.run_id(), &ex.id, &planned.step.name),
+        image,
+        cmd: run.cmd.clone(),
+        entrypoint: run.entrypoint.clone(),
+        user: run.user.clone(),
+        env: run.env.clone(),
+        workdir: run.workdir.clone(),
+        stdin: run.stdin.clone(),
+        mounts,
+        sandbox: run.sandbox(),
+        read_passwd: planned.probe.passwd,
+    };
+    match engine.run(&request).await {
+        Ok(mut facts) => {
+            // The process ran as the step's user, else as the image's.
+            facts.user = run.user.clone().unwrap_or(image_user);
+            if let Some(after) = facts.timed_out {
+                o.status = StepStatus::Failed(check::timed_out_message(after));
+            } else if facts.oom_killed {
+                o.status = StepStatus::Failed(format!(
+                    "killed: out of memory (limit {})",
+                    format_limit(run.limits.memory)
+                ));
+            }
+            o.run = Some(facts);
+        }
+        Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// The step's mounts with bind sources checked to lie inside the submission.
+fn resolve_mounts(run: &RunStep, stage: &Stage) -> Result<Vec<RunMount>, String> {
+    run.mounts
+        .iter()
+        .map(|m| match m {
+            Mount::Bind {
+                source,
+                target,
+                readonly,
+            } => build_context::resolve_layered(&stage.roots(), source)
+                .map(|path| RunMount::Bind {
+                    source: path,
+                    target: target.clone(),
+                    readonly: *readonly,
+                })
+                .map_err(|e| format!("cannot mount `{source}`: {e}")),
+            Mount::Tmpfs { target } => Ok(RunMount::Tmpfs {
+                target: target.clone(),
+            }),
+            Mount::Scratch { target } => Ok(RunMount::Scratch {
+                target: target.clone(),
+            }),
+        })
+        .collect()
+}

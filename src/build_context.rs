@@ -4,7 +4,7 @@
 //! build context holds (applying `.dockerignore` with [`crate::dockerignore`]
 //! and Docker's walk rules), refuses what must not leave the folder (symlinks
 //! that point outside it, device files, FIFOs, sockets), and writes the tar
-//! that [`crate::engine`] streams to the daemon. It never talks to the daemon.
+//! that the engine streams to the daemon. It never talks to the daemon.
 
 use std::fs;
 use std::io::{self, Read as _, Write};
@@ -124,7 +124,7 @@ pub enum EntryKind {
 }
 
 /// What a build will send: the entries and where the Dockerfile is in them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BuildContext {
     pub entries: Vec<ContextEntry>,
     /// The Dockerfile's name inside the context, as the daemon is told.
@@ -134,7 +134,6 @@ pub struct BuildContext {
 }
 
 impl BuildContext {
-    /// The names of the entries, for tests and conformance checks.
     /// The largest files, biggest first, for a message about a heavy context.
     pub fn largest(&self, n: usize) -> Vec<&ContextEntry> {
         let mut files: Vec<&ContextEntry> = self
@@ -147,6 +146,7 @@ impl BuildContext {
         files
     }
 
+    /// The names of the entries, for tests and conformance checks.
     pub fn names(&self) -> Vec<String> {
         self.entries
             .iter()
@@ -182,7 +182,72 @@ pub fn collect_layered(
     context: &RelPath,
     dockerfile: &RelPath,
 ) -> Result<BuildContext, SubmissionError> {
-    let mut layers = Vec::new(); // (root, context folder)
+    let layers = context_layers(roots, context)?;
+    let dockerfile_path = find_dockerfile(roots, dockerfile)?;
+    let inside = layers
+        .iter()
+        .find_map(|(_, ctx_dir)| dockerfile_path.strip_prefix(ctx_dir).ok())
+        .map(|p| p.to_string_lossy().replace('\\', "/"));
+    let matcher = ignore_matcher(&layers, inside.as_deref())?;
+    let mut walked = Vec::with_capacity(layers.len());
+    for (root, ctx_dir) in &layers {
+        let mut layer = BuildContext::default();
+        let top = ParentMatches::default();
+        walk(root, ctx_dir, ctx_dir, &matcher, &top, &mut layer)?;
+        walked.push(layer);
+    }
+    let mut out = if walked.len() == 1 {
+        walked.remove(0)
+    } else {
+        merge(walked, inside.as_deref(), &dockerfile_path)
+    };
+    out.dockerfile = match inside {
+        Some(name) => name,
+        None => {
+            let size = fs::metadata(&dockerfile_path).map(|m| m.len()).unwrap_or(0);
+            out.entries.push(ContextEntry {
+                source: dockerfile_path,
+                name: OUTSIDE_DOCKERFILE.as_bytes().to_vec(),
+                kind: EntryKind::File,
+                size,
+            });
+            out.content_bytes += size;
+            OUTSIDE_DOCKERFILE.to_string()
+        }
+    };
+    Ok(out)
+}
+
+/// Layers merged by name, a later layer's entry replacing an earlier one's,
+/// except that the Dockerfile (named `dockerfile` in the context) is always
+/// the one at `dockerfile_path`.
+fn merge(
+    layers: Vec<BuildContext>,
+    dockerfile: Option<&str>,
+    dockerfile_path: &Path,
+) -> BuildContext {
+    let mut merged = std::collections::BTreeMap::new();
+    for e in layers.into_iter().flat_map(|l| l.entries) {
+        let is_dockerfile = dockerfile.is_some_and(|n| n.as_bytes() == e.name.as_slice());
+        if is_dockerfile && e.source != dockerfile_path {
+            continue;
+        }
+        merged.insert(e.name.clone(), e);
+    }
+    let entries: Vec<ContextEntry> = merged.into_values().collect();
+    BuildContext {
+        content_bytes: entries.iter().map(|e| e.size).sum(),
+        entries,
+        dockerfile: String::new(),
+    }
+}
+
+/// (root, context folder) of every layer that has the context folder.
+fn context_layers(
+    roots: &[&Path],
+    context: &RelPath,
+) -> Result<Vec<(PathBuf, PathBuf)>, SubmissionError> {
+    let mut layers = Vec::new();
     for root in roots {
         let root = resolve_inside(root, &RelPath::root())?;
         match resolve_inside(&root, context) {
@@ -197,22 +262,30 @@ pub fn collect_layered(
             message: "not a folder".into(),
         });
     }
-    // The Dockerfile is the submission's own: an exercise's files never
-    // replace it, so the first layer that has one provides it.
-    let mut dockerfile_at = None;
-    for root in roots.iter() {
+    Ok(layers)
+}
+
+/// The Dockerfile is the submission's own: an exercise's files never
+/// replace it, so the first layer that has one provides it.
+fn find_dockerfile(roots: &[&Path], dockerfile: &RelPath) -> Result<PathBuf, SubmissionError> {
+    for root in roots {
         match require_file(root, dockerfile) {
-            Ok(path) => {
-                dockerfile_at = Some(path);
-                break;
-            }
+            Ok(path) => return Ok(path),
             Err(SubmissionError::Missing(_)) => {}
             Err(e) => return Err(e),
         }
     }
-    let dockerfile_path =
-        dockerfile_at.ok_or_else(|| SubmissionError::Missing(dockerfile.to_string()))?;
+    Err(SubmissionError::Missing(dockerfile.to_string()))
+}
 
+/// The `.dockerignore` in effect (the last layer's that has one), with the
+/// build files re-included as Docker does: the daemon needs them (and drops
+/// them again from what COPY sees). `dockerfile` is the Dockerfile's name
+/// inside the context, when it is inside.
+fn ignore_matcher(
+    layers: &[(PathBuf, PathBuf)],
+    dockerfile: Option<&str>,
+) -> Result<Matcher, SubmissionError> {
     let mut patterns = Vec::new();
     for (_, ctx_dir) in layers.iter().rev() {
         match fs::read(ctx_dir.join(".dockerignore")) {
@@ -229,81 +302,16 @@ pub fn collect_layered(
             }
         }
     }
-    let inside = layers
-        .iter()
-        .find_map(|(_, ctx_dir)| dockerfile_path.strip_prefix(ctx_dir).ok())
-        .map(|p| p.to_string_lossy().replace('\\', "/"));
-    // Docker re-includes the build files even when .dockerignore names them:
-    // the daemon needs them (and drops them again from what COPY sees).
     let probe = Matcher::new(&patterns).map_err(SubmissionError::BadIgnoreFile)?;
     if probe.matches_or_parent_matches(".dockerignore") {
         patterns.push("!.dockerignore".into());
     }
-    if let Some(name) = &inside
+    if let Some(name) = dockerfile
         && probe.matches_or_parent_matches(name)
     {
         patterns.push(format!("!{name}"));
     }
-    let matcher = Matcher::new(&patterns).map_err(SubmissionError::BadIgnoreFile)?;
-
-    let mut out = BuildContext {
-        entries: Vec::new(),
-        dockerfile: String::new(),
-        content_bytes: 0,
-    };
-    if let [(root, ctx_dir)] = layers.as_slice() {
-        walk(
-            root,
-            ctx_dir,
-            ctx_dir,
-            &matcher,
-            &ParentMatches::default(),
-            &mut out,
-        )?;
-    } else {
-        let mut merged = std::collections::BTreeMap::new();
-        for (root, ctx_dir) in &layers {
-            let mut layer = BuildContext {
-                entries: Vec::new(),
-                dockerfile: String::new(),
-                content_bytes: 0,
-            };
-            walk(
-                root,
-                ctx_dir,
-                ctx_dir,
-                &matcher,
-                &ParentMatches::default(),
-                &mut layer,
-            )?;
-            for e in layer.entries {
-                let is_dockerfile = inside
-                    .as_deref()
-                    .is_some_and(|n| n.as_bytes() == e.name.as_slice());
-                if is_dockerfile && e.source != dockerfile_path {
-                    continue;
-                }
-                merged.insert(e.name.clone(), e);
-            }
-        }
-        out.entries = merged.into_values().collect();
-        out.content_bytes = out.entries.iter().map(|e| e.size).sum();
-    }
-    out.dockerfile = match inside {
-        Some(name) => name,
-        None => {
-            let size = fs::metadata(&dockerfile_path).map(|m| m.len()).unwrap_or(0);
-            out.entries.push(ContextEntry {
-                source: dockerfile_path,
-                name: OUTSIDE_DOCKERFILE.as_bytes().to_vec(),
-                kind: EntryKind::File,
-                size,
-            });
-            out.content_bytes += size;
-            OUTSIDE_DOCKERFILE.to_string()
-        }
-    };
-    Ok(out)
+    Matcher::new(&patterns).map_err(SubmissionError::BadIgnoreFile)
 }
 
 /// Resolves `rel` in the last of `roots` that has it (see [`collect_layered`]).
@@ -355,36 +363,7 @@ fn walk(
             walk(root, ctx_dir, &path, matcher, &info, out)?;
             continue;
         }
-        let shown = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .display()
-            .to_string();
-        let kind = if ft.is_dir() {
-            EntryKind::Dir
-        } else if ft.is_file() {
-            EntryKind::File
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&path).map_err(|e| unreadable(&path, e))?;
-            if !lexically_inside(root, dir, &target) {
-                return Err(SubmissionError::EscapingSymlink {
-                    path: shown,
-                    target: target.display().to_string(),
-                });
-            }
-            EntryKind::Symlink
-        } else {
-            let kind = if ft.is_fifo() {
-                "FIFO"
-            } else if ft.is_socket() {
-                "socket"
-            } else if ft.is_block_device() {
-                "block device"
-            } else {
-                "character device"
-            };
-            return Err(SubmissionError::SpecialFile { path: shown, kind });
-        };
+        let kind = entry_kind(root, dir, &path, ft)?;
         let size = if kind == EntryKind::File {
             meta.len()
         } else {
@@ -402,6 +381,53 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// What a walked entry is; a link out of the submission or a special file
+/// is refused.
+fn entry_kind(
+    root: &Path,
+    dir: &Path,
+    path: &Path,
+    ft: fs::FileType,
+) -> Result<EntryKind, SubmissionError> {
+    let shown = || {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
+    if ft.is_dir() {
+        Ok(EntryKind::Dir)
+    } else if ft.is_file() {
+        Ok(EntryKind::File)
+    } else if ft.is_symlink() {
+        let target = fs::read_link(path).map_err(|e| SubmissionError::Unreadable {
+            path: shown(),
+            message: e.to_string(),
+        })?;
+        if !lexically_inside(root, dir, &target) {
+            return Err(SubmissionError::EscapingSymlink {
+                path: shown(),
+                target: target.display().to_string(),
+            });
+        }
+        Ok(EntryKind::Symlink)
+    } else {
+        let kind = if ft.is_fifo() {
+            "FIFO"
+        } else if ft.is_socket() {
+            "socket"
+        } else if ft.is_block_device() {
+            "block device"
+        } else {
+            "character device"
+        };
+        Err(SubmissionError::SpecialFile {
+            path: shown(),
+            kind,
+        })
+    }
 }
 
 /// Writes the context as an uncompressed tar, owned by root like Docker's.

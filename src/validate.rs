@@ -71,6 +71,8 @@ pub(crate) struct Uncovered {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ValidateReport {
     pub schema: &'static str,
+    /// The run id its resources were labelled with.
+    pub run_id: String,
     pub cases: Vec<CaseResult>,
     pub uncovered: Vec<Uncovered>,
     pub infrastructure_errors: usize,
@@ -79,19 +81,18 @@ pub(crate) struct ValidateReport {
     pub interrupted: Option<Signal>,
 }
 
-impl Default for ValidateReport {
-    fn default() -> Self {
+impl ValidateReport {
+    pub fn new(run_id: &str) -> Self {
         ValidateReport {
             schema: "dockgrade.validate/1",
+            run_id: run_id.to_string(),
             cases: Vec::new(),
             uncovered: Vec::new(),
             infrastructure_errors: 0,
             interrupted: None,
         }
     }
-}
 
-impl ValidateReport {
     pub fn exit_code(&self) -> i32 {
         if let Some(signal) = self.interrupted {
             signal.exit_code()

@@ -54,6 +54,19 @@ fn signal(child: &Child, sig: &str) {
     );
 }
 
+/// Sends SIGTERM and waits: the process must be gone within 5 seconds.
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let sent = Instant::now();
+    signal(child, "-TERM");
+    let status = child.wait().expect("waits");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        sent.elapsed()
+    );
+    status
+}
+
 fn report(ws: &Workspace) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(ws.path("report.json")).expect("report"))
         .expect("JSON")
@@ -66,15 +79,7 @@ fn sigterm_stops_within_seconds_cleans_up_and_exits_143() {
     long_exercise(&ws, &id);
     let mut child = spawn_check(&ws);
     wait_for_container(&id);
-    let sent = Instant::now();
-    signal(&child, "-TERM");
-    let status = child.wait().expect("waits");
-    assert!(
-        sent.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        sent.elapsed()
-    );
-    assert_eq!(status.code(), Some(143));
+    assert_eq!(terminate(&mut child).code(), Some(143));
     let json = report(&ws);
     assert_eq!(json["interrupted"], "SIGTERM");
     assert_eq!(
@@ -112,4 +117,41 @@ fn an_interrupted_run_does_not_disturb_another_run_on_the_same_daemon() {
     assert_eq!(b["totals"]["passed"], 1);
     common::assert_nothing_left(a["run_id"].as_str().expect("run id"));
     common::assert_nothing_left(b["run_id"].as_str().expect("run id"));
+}
+
+#[test]
+fn validate_stops_on_sigterm_reports_what_it_graded_and_exits_143() {
+    let ws = Workspace::new();
+    let long = format!("validate-term-{}", std::process::id());
+    ws.write(
+        "exercises/a-quick.toml",
+        "id = \"a-quick\"\ntitle = \"Quick\"\n[[steps]]\nname = \"r\"\n\
+         run = { image = \"busybox:1.35\", cmd = [\"true\"] }\n\
+         [[checks]]\nname = \"exits 0\"\nstep = \"r\"\nexit_code = 0\n",
+    );
+    ws.write("solutions/a-quick/.keep", "");
+    long_exercise(&ws, &long);
+    ws.write(&format!("solutions/{long}/.keep"), "");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .current_dir(ws.path("."))
+        .args(["validate", "--json"])
+        .arg(ws.path("validate.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    wait_for_container(&long);
+    assert_eq!(terminate(&mut child).code(), Some(143));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("validate.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(json["interrupted"], "SIGTERM");
+    let cases: Vec<&str> = json["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c["exercise"].as_str().expect("exercise"))
+        .collect();
+    assert_eq!(cases, ["a-quick"], "only the case graded before the signal");
+    common::assert_nothing_left(json["run_id"].as_str().expect("run id"));
 }

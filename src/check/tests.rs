@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::observation::*;
+use crate::spec::*;
 
 fn image(size: u64) -> ImageFacts {
     ImageFacts {

@@ -81,7 +81,7 @@ async fn validate_course(
             eprint!("\r\x1b[2Kvalidating {what}…");
         }
     };
-    let mut report = ValidateReport::default();
+    let mut report = ValidateReport::new(engine.run_id());
     let run = validate::validate(&engine, exercises, solutions, jobs, &progress, &mut report);
     let outcome: Result<_, Error> = tokio::select! {
         r = run => r.map(|()| None).map_err(Error::from),

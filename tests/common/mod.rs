@@ -1,6 +1,8 @@
 //! Shared helpers for tests that run dockgrade against the real daemon.
 #![allow(dead_code)]
 
+pub mod fake_daemon;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output};
 

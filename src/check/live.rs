@@ -1,0 +1,149 @@
+//! Assertions about a student's own container (live exercises).
+
+use super::{Finding, quote};
+use crate::observation::{ContainerFacts, MountFacts};
+use crate::spec::{ContainerExpectation, MountExpectation, PortExpectation};
+
+/// One compared field: matched, and the expected and seen texts.
+struct Field {
+    ok: bool,
+    expected: String,
+    actual: String,
+}
+
+/// `container`: every listed field of the container is as expected.
+pub(super) fn container(want: &ContainerExpectation, have: &ContainerFacts) -> Finding {
+    let mut fields = Vec::new();
+    let mut compare = |field: &str, e: String, a: String| {
+        fields.push(Field {
+            ok: e == a,
+            expected: format!("{field} {e}"),
+            actual: format!("{field} {a}"),
+        })
+    };
+    if let Some(s) = &want.state {
+        compare("state", s.clone(), have.state.clone());
+    }
+    if let Some(code) = want.exit_code {
+        compare(
+            "exit code",
+            code.to_string(),
+            have.exit_code.map_or("unknown".into(), |c| c.to_string()),
+        );
+    }
+    if let Some(i) = &want.image {
+        // `hello-world` and `docker.io/library/hello-world:latest` name the
+        // same image; compare the short form.
+        let short = |s: &str| {
+            let s = s.strip_prefix("docker.io/").unwrap_or(s);
+            let s = s.strip_prefix("library/").unwrap_or(s);
+            s.strip_suffix(":latest").unwrap_or(s).to_string()
+        };
+        compare("image", quote(&short(i)), quote(&short(&have.image)));
+    }
+    if let Some(u) = &want.user {
+        let shown = if have.user.is_empty() {
+            "none (root)".to_string()
+        } else {
+            quote(&have.user)
+        };
+        compare("user", quote(u), shown);
+    }
+    fields.extend(want.mounts.iter().map(|m| mount(m, &have.mounts)));
+    fields.extend(want.ports.iter().map(|p| port(p, &have.ports)));
+    Finding::new(
+        fields.iter().all(|f| f.ok),
+        format!("container {}", have.name),
+        fields
+            .iter()
+            .map(|f| f.expected.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        fields
+            .iter()
+            .map(|f| f.actual.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// A mount at the expected target, of the expected kind, source and mode.
+fn mount(m: &MountExpectation, mounts: &[MountFacts]) -> Field {
+    let describe = |kind: &str, source: &str, readonly: bool| {
+        let mut d = format!("{kind} mount at {}", m.target);
+        if !source.is_empty() {
+            d.push_str(&format!(" from {source}"));
+        }
+        d.push_str(if readonly {
+            ", read-only"
+        } else {
+            ", writable"
+        });
+        d
+    };
+    let want_text = describe(
+        m.kind.as_deref().unwrap_or("a"),
+        m.source_name.as_deref().unwrap_or(""),
+        m.readonly.unwrap_or(false),
+    );
+    let seen = mounts.iter().find(|h| h.target == m.target);
+    let ok = seen.is_some_and(|h| {
+        m.kind.as_ref().is_none_or(|k| &h.kind == k)
+            && m.source_name
+                .as_ref()
+                .is_none_or(|n| h.source.rsplit('/').next() == Some(n.as_str()))
+            && m.readonly.is_none_or(|r| h.readonly == r)
+    });
+    let actual = match seen {
+        Some(h) => describe(
+            &h.kind,
+            h.source.rsplit('/').next().unwrap_or(""),
+            h.readonly,
+        ),
+        None if mounts.is_empty() => "no mounts".to_string(),
+        None => format!("nothing at {}", m.target),
+    };
+    Field {
+        ok,
+        expected: if m.readonly.is_some() {
+            want_text
+        } else {
+            want_text.replace(", writable", "")
+        },
+        actual,
+    }
+}
+
+/// A container port published on the expected host address and port.
+fn port(p: &PortExpectation, ports: &[(String, String, Option<u16>)]) -> Field {
+    let seen: Vec<&(String, String, Option<u16>)> =
+        ports.iter().filter(|(c, _, _)| c == &p.container).collect();
+    let ok = seen.iter().any(|(_, ip, port)| {
+        p.host_ip.as_ref().is_none_or(|w| w == ip) && p.host_port.is_none_or(|w| Some(w) == *port)
+    });
+    let expected = format!(
+        "{} published on {}:{}",
+        p.container,
+        p.host_ip.as_deref().unwrap_or("any address"),
+        p.host_port.map_or("any port".into(), |n| n.to_string())
+    );
+    let actual = if seen.is_empty() {
+        format!("{} not published", p.container)
+    } else {
+        seen.iter()
+            .map(|(c, ip, port)| {
+                format!(
+                    "{c} on {}:{}",
+                    if ip.is_empty() { "0.0.0.0" } else { ip },
+                    port.map_or("?".into(), |n| n.to_string())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Field {
+        ok,
+        expected,
+        actual,
+    }
+}

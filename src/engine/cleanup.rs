@@ -177,6 +177,23 @@ impl Engine {
         report
     }
 
+    /// Removes image references (`repo:tag`) something of ours created on
+    /// images that are not ours: the tag goes, the image stays while other
+    /// references to it remain.
+    pub async fn remove_references(&self, references: &[String]) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        for reference in references {
+            let options = RemoveImageOptionsBuilder::default().noprune(true).build();
+            let result = self
+                .docker
+                .remove_image(reference, Some(options), None)
+                .await
+                .map(|_| ());
+            report.tally(Resource::Image, reference, Removal::of(result));
+        }
+        report
+    }
+
     /// Removes every container, volume and image that carries dockgrade's label.
     pub async fn clean_all(&self) -> CleanupReport {
         self.sweep(LABEL).await

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::{Reporter, Style, Totals, tail};
+use super::{Reporter, Style, Totals, tail, visible};
 use crate::check::{Outcome, Status};
 use crate::event::{Event, ExerciseResult, StepSummary};
 use crate::observation::StepState;
@@ -87,17 +87,20 @@ impl<W: Write + Send> HumanReporter<W> {
             o.name,
             self.paint("2", &points)
         );
+        // Expected, actual and messages can quote the submission: shown
+        // with their control characters visible.
         match o.status {
             Status::Passed => {}
             Status::Failed => {
                 if let (Some(e), Some(a)) = (&o.expected, &o.actual) {
+                    let (e, a) = (visible(e), visible(a));
                     line.push_str(&format!("\n      expected: {e}\n      actual:   {a}"));
                 } else {
-                    line.push_str(&format!("\n      {}", o.message));
+                    line.push_str(&format!("\n      {}", visible(&o.message)));
                 }
             }
-            Status::Skipped => line.push_str(&format!("\n      {}", o.message)),
-            Status::Error => line.push_str(&format!("\n      error: {}", o.message)),
+            Status::Skipped => line.push_str(&format!("\n      {}", visible(&o.message))),
+            Status::Error => line.push_str(&format!("\n      error: {}", visible(&o.message))),
         }
         // A hint says what to change; it only helps when the submission failed.
         if o.status == Status::Failed
@@ -134,8 +137,9 @@ impl<W: Write + Send> HumanReporter<W> {
             return text;
         };
         text.push_str(&format!(
-            "\n    {} {m}",
-            self.paint("31", &format!("{}:", step.status.as_str()))
+            "\n    {} {}",
+            self.paint("31", &format!("{}:", step.status.as_str())),
+            visible(m)
         ));
         if step.kind == StepType::Build && !step.log.trim().is_empty() {
             let log = tail(step.log.trim_end(), 2000);
@@ -146,7 +150,7 @@ impl<W: Write + Send> HumanReporter<W> {
                 self.paint("2", "end of the build log:")
             ));
             for l in shown {
-                text.push_str(&format!("\n      │ {l}"));
+                text.push_str(&format!("\n      │ {}", visible(l)));
             }
         }
         text
@@ -225,7 +229,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 exercise,
                 step,
                 line,
-            } => self.spin(format!("{exercise}: building {step}: {line}")),
+            } => self.spin(format!("{exercise}: building {step}: {}", visible(line))),
             Event::StepFinished { step, .. } => {
                 let text = self.step_line(step);
                 self.say(&text)?;
@@ -368,5 +372,62 @@ mod tests {
             coloured.contains("\u{1b}[31m✗\u{1b}[0m the working directory is /software"),
             "{coloured}"
         );
+    }
+
+    /// What a hostile submission controls: a file name in a refused
+    /// context, its build log, its program's output quoted in a check.
+    fn hostile_events() -> Vec<Event> {
+        let fake = "\u{1b}[2J\u{1b}[H\u{1b}[32m✓ all checks passed\u{1b}[0m";
+        let step = StepSummary {
+            name: "image".into(),
+            kind: StepType::Build,
+            duration: Duration::from_millis(40),
+            status: StepState::Failed,
+            message: Some(format!(
+                "build not attempted: the build context is at least 1.07 GB, over the 50.0 MB limit; the biggest files are {fake} (1.07 GB)"
+            )),
+            image_id: None,
+            size: None,
+            layers: None,
+            exit_code: None,
+            context_bytes: None,
+            stdout_dropped: None,
+            stderr_dropped: None,
+            sandbox: None,
+            log: format!("Step 2/2 : RUN echo '{fake}'\n{fake}\r\u{1b}[1A\u{202e}gnissap"),
+        };
+        let mut failed = outcome("says hello", Status::Failed, 2);
+        failed.actual = Some(format!("exit code 0; stdout {fake}"));
+        let mut errored = outcome("the image is small", Status::Error, 1);
+        errored.message = format!("inspecting the image: {fake}");
+        let result = ExerciseResult {
+            id: "hello".into(),
+            title: "Print hello".into(),
+            section: None,
+            points: 0,
+            max_points: 3,
+            duration: Duration::from_secs(1),
+            steps: vec![step.clone()],
+            outcomes: vec![failed.clone(), errored.clone()],
+        };
+        vec![
+            Event::StepFinished { step },
+            Event::CheckFinished { outcome: failed },
+            Event::CheckFinished { outcome: errored },
+            Event::ExerciseFinished { result },
+            Event::RunFinished {
+                duration: Duration::from_secs(1),
+                interrupted: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn a_submission_cannot_write_to_the_terminal_through_the_report() {
+        let text = render(&hostile_events(), false);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(!text.contains('\r'), "{text}");
+        assert!(!text.contains('\u{202e}'), "{text}");
+        insta::assert_snapshot!(text);
     }
 }

@@ -303,6 +303,30 @@ pub(crate) fn printable(text: &str) -> String {
     out
 }
 
+/// `text` for a terminal, on one line: every control character (ANSI
+/// escapes, carriage returns, newlines, C1 controls) and every character
+/// that reorders text (bidirectional overrides) is shown as its escape
+/// (`\u{1b}`), so text from a submission can neither move the cursor,
+/// clear the screen, colour itself nor pose as the report's own lines.
+pub(crate) fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\t' {
+            out.push(c);
+        } else if c.is_control() || is_reordering(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters that change the order text is displayed in ("Trojan Source").
+fn is_reordering(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// The last `max` bytes of `text`, on a character boundary.
 pub(crate) fn tail(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -325,6 +349,15 @@ mod tests {
             printable("\u{1b}[31mred\u{1b}[0m ok\r\n\u{0}\u{7}"),
             "red ok\n\\x00\\x07"
         );
+    }
+
+    #[test]
+    fn visible_shows_every_control_and_reordering_character() {
+        assert_eq!(
+            visible("\u{1b}[2J\u{1b}[H✓ all\r\npassed\t\u{202e}x\u{85}"),
+            "\\u{1b}[2J\\u{1b}[H✓ all\\u{d}\\u{a}passed\t\\u{202e}x\\u{85}"
+        );
+        assert_eq!(visible("plain text, ünïcödé"), "plain text, ünïcödé");
     }
 
     #[test]

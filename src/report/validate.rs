@@ -7,8 +7,8 @@ use std::io;
 use junit_report::{ReportBuilder, TestCase, TestSuiteBuilder};
 
 use super::json::pretty;
-use super::junit::{duration, xml};
-use super::{Export, Style, printable};
+use super::junit::{attribute, duration, xml};
+use super::{Export, Style, visible};
 use crate::validate::ValidateReport;
 
 /// The summary table for the terminal.
@@ -35,7 +35,7 @@ pub(crate) fn render_human(report: &ValidateReport, style: Style) -> String {
                 "32",
                 &format!("✓ fails as expected: {}", c.expected_failures.join(", ")),
             ),
-            (false, _) => style.paint("31", &format!("✗ {}", c.problems.join("; "))),
+            (false, _) => style.paint("31", &format!("✗ {}", visible(&c.problems.join("; ")))),
         };
         out.push_str(&format!(
             "{:<width$}  {:<case_width$}  {result}\n",
@@ -79,24 +79,20 @@ impl Export<ValidateReport> for ValidateJunit {
         let mut exercises: Vec<&str> = report.cases.iter().map(|c| c.exercise.as_str()).collect();
         exercises.dedup();
         for ex in exercises {
-            let mut suite = TestSuiteBuilder::new(ex);
+            let mut suite = TestSuiteBuilder::new(&attribute(ex));
             for c in report.cases.iter().filter(|c| c.exercise == ex) {
                 let time = duration(std::time::Duration::from_secs_f64(c.duration_seconds));
+                let name = attribute(&c.case);
                 let case = if c.ok {
-                    TestCase::success(&c.case, time)
+                    TestCase::success(&name, time)
                 } else {
-                    TestCase::failure(
-                        &c.case,
-                        time,
-                        "mismatch",
-                        &printable(&c.problems.join("\n")),
-                    )
+                    TestCase::failure(&name, time, "mismatch", &attribute(&c.problems.join("\n")))
                 };
                 suite.add_testcase(case);
             }
             for u in report.uncovered.iter().filter(|u| u.exercise == ex) {
                 suite.add_testcase(TestCase::failure(
-                    &printable(&format!("coverage: {}", u.check)),
+                    &attribute(&format!("coverage: {}", u.check)),
                     junit_report::Duration::ZERO,
                     "uncovered",
                     "no wrong case fails this check",

@@ -188,6 +188,7 @@ async fn containers(engine: &Engine) -> Vec<Item> {
         mounts: Vec::new(),
         sandbox: Sandbox::run(Limits::default(), Network::None, Duration::from_secs(30)),
         read_passwd: false,
+        healthcheck: false,
     };
     let mut items = Vec::new();
     items.push(match engine.run(&request("run", &["true"], None)).await {

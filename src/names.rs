@@ -64,11 +64,6 @@ pub fn probe_container(run_id: &str, n: u64) -> String {
     format!("dockgrade-{run_id}-probe-{n}")
 }
 
-/// The `n`th scratch volume of a run container.
-pub fn scratch_volume(container: &str, n: usize) -> String {
-    format!("{container}-v{n}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,11 +78,7 @@ mod tests {
     #[test]
     fn every_name_carries_the_run_id() {
         let run = new_run_id();
-        for name in [
-            run_container(&run, "ex", "step"),
-            probe_container(&run, 3),
-            scratch_volume(&run_container(&run, "ex", "step"), 0),
-        ] {
+        for name in [run_container(&run, "ex", "step"), probe_container(&run, 3)] {
             assert!(name.starts_with(&format!("dockgrade-{run}-")), "{name}");
         }
         assert_eq!(labels(&run)[RUN_LABEL], run);

@@ -195,6 +195,12 @@ pub struct RunFacts {
     pub exit_code: Option<i64>,
     pub timed_out: Option<Duration>,
     pub oom_killed: bool,
+    /// Killed for writing more than its disk budget: the bytes it had
+    /// written to its own layer when it was stopped.
+    pub disk_exceeded: Option<u64>,
+    /// Why the command could not start at all (exit code 126 or 127), as
+    /// the runtime said it.
+    pub start_error: Option<String>,
     pub stdout: String,
     pub stderr: String,
     /// Bytes past the capture cap, counted and dropped.

@@ -40,7 +40,13 @@ pub struct Limits {
     pub pids: u32,
     /// CPUs' worth of time.
     pub cpus: f64,
+    /// Bytes a run may write to its container's own layer, or a build to
+    /// the layers of its RUN instructions; the step is killed past it.
+    pub disk: u64,
 }
+
+/// The default disk budget of a build or a run.
+pub const DEFAULT_DISK: u64 = 2_000_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -48,6 +54,7 @@ impl Default for Limits {
             memory: 512 << 20,
             pids: 256,
             cpus: 1.0,
+            disk: DEFAULT_DISK,
         }
     }
 }
@@ -134,6 +141,7 @@ struct Reported {
     pids: Option<u32>,
     cpus: f64,
     network: Network,
+    disk_bytes: u64,
     capabilities: &'static [&'static str],
     no_new_privileges: bool,
     privileged: bool,
@@ -149,6 +157,7 @@ impl Serialize for Sandbox {
             pids: self.pids(),
             cpus: self.limits.cpus,
             network: self.network,
+            disk_bytes: self.limits.disk,
             capabilities: self.capabilities(),
             no_new_privileges: self.confined == Confined::Run,
             privileged: false,

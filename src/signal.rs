@@ -49,6 +49,11 @@ impl serde::Serialize for Signal {
     }
 }
 
+/// How long a long command waits, after a signal, for the work in flight
+/// to stop by itself (containers killed, builds' last layers reported)
+/// before it cleans up; a second signal stops waiting.
+pub(crate) const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(150);
+
 /// Both signals, listened to from the moment this is created.
 #[derive(Debug)]
 pub(crate) struct Signals {

@@ -247,6 +247,9 @@ pub(crate) async fn validate(
     for ex in exercises {
         let mut results = Vec::new();
         for case in cases(ex, solutions)? {
+            if engine.is_cancelled() {
+                return Ok(());
+            }
             progress(&format!("{} {}", ex.id, case.label));
             let Some(result) = grade_case(engine, ex, &case, solutions, jobs).await? else {
                 continue;

@@ -207,11 +207,11 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
         },
         Assertion::Stdout(m) => {
             let run = run_of(step)?;
-            run::stream(m, "stdout", &run.stdout, run.stdout_dropped)
+            run::stream(m, "stdout", &run.stdout, run)
         }
         Assertion::Stderr(m) => {
             let run = run_of(step)?;
-            run::stream(m, "stderr", &run.stderr, run.stderr_dropped)
+            run::stream(m, "stderr", &run.stderr, run)
         }
     }
 }

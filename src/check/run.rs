@@ -31,6 +31,9 @@ pub(super) fn exit_code(want: &ExitExpectation, run: &RunFacts) -> Assessed {
     if run.oom_killed {
         actual.push_str(" (killed: out of memory)");
     }
+    if let Some(why) = &run.start_error {
+        actual.push_str(&format!(" (the command could not start: {why})"));
+    }
     Ok(Finding::new(ok, "exit code", expected, actual))
 }
 
@@ -57,10 +60,20 @@ pub(super) fn text_match(m: &TextMatcher, text: &str) -> (bool, String, String) 
     (ok, expected.join(" and "), excerpt(text))
 }
 
-pub(super) fn stream(m: &TextMatcher, name: &str, text: &str, dropped: u64) -> Assessed {
+/// `stdout` or `stderr` (`name`) of a run matches.
+pub(super) fn stream(m: &TextMatcher, name: &str, text: &str, run: &RunFacts) -> Assessed {
     let (ok, expected, mut actual) = text_match(m, text);
+    let dropped = if name == "stdout" {
+        run.stdout_dropped
+    } else {
+        run.stderr_dropped
+    };
     if dropped > 0 {
         actual.push_str(&format!(" ({} more not kept)", format_size(dropped)));
+    }
+    // "nothing" alone would hide why: the command never ran.
+    if let Some(why) = &run.start_error {
+        actual.push_str(&format!(" (the command could not start: {why})"));
     }
     Ok(Finding::new(ok, name, expected, actual))
 }

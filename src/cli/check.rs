@@ -24,7 +24,7 @@ use crate::report::json::Json;
 use crate::report::junit::Junit;
 use crate::report::{Destination, FileReporter, Reporter, Style};
 use crate::runner::{self, RunOptions};
-use crate::signal::{Signal, Signals};
+use crate::signal::{Signal, Signals, WIND_DOWN};
 use crate::spec::Exercise;
 
 #[derive(Debug, Args)]
@@ -129,14 +129,22 @@ async fn check(
     };
     let mut signals = Signals::install()
         .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
-    let run = runner::run(&engine, &exercises, &options, &tx);
+    let mut run = Box::pin(runner::run(&engine, &exercises, &options, &tx));
     let (results, interrupted): (Vec<ExerciseResult>, Option<Signal>) = tokio::select! {
-        results = run => (results, None),
-        signal = signals.recv() => (Vec::new(), Some(signal)),
+        results = &mut run => (results, None),
+        signal = signals.recv() => {
+            // Stop what runs and let it say what it created; the exercise
+            // under way gets no result.
+            engine.cancel();
+            let results = tokio::select! {
+                r = tokio::time::timeout(WIND_DOWN, &mut run) => r.unwrap_or_default(),
+                _ = signals.recv() => Vec::new(),
+            };
+            (results, Some(signal))
+        }
     };
-    // The run future is dropped on a signal, which abandons in-flight daemon
-    // calls; everything created so far is recorded and labelled, so cleanup
-    // finds it.
+    drop(run);
+    // Whatever was still in flight is recorded and labelled: cleanup finds it.
     let cleanup = engine.cleanup().await;
     for f in &cleanup.failures {
         tracing::warn!("cleanup: could not remove {f}");

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::names;
 use crate::report::validate::{ValidateJson, ValidateJunit, render_human};
 use crate::report::{Export, Style};
-use crate::signal::Signals;
+use crate::signal::{Signals, WIND_DOWN};
 use crate::spec::Exercise;
 use crate::units::format_duration;
 use crate::validate::{self, ValidateReport};
@@ -82,13 +82,28 @@ async fn validate_course(
         }
     };
     let mut report = ValidateReport::new(engine.run_id());
-    let run = validate::validate(&engine, exercises, solutions, jobs, &progress, &mut report);
+    let mut run = Box::pin(validate::validate(
+        &engine,
+        exercises,
+        solutions,
+        jobs,
+        &progress,
+        &mut report,
+    ));
     let outcome: Result<_, Error> = tokio::select! {
-        r = run => r.map(|()| None).map_err(Error::from),
-        signal = signals.recv() => Ok(Some(signal)),
+        r = &mut run => r.map(|()| None).map_err(Error::from),
+        signal = signals.recv() => {
+            // Stop the case under way; the cases graded so far are kept.
+            engine.cancel();
+            tokio::select! {
+                _ = tokio::time::timeout(WIND_DOWN, &mut run) => {}
+                _ = signals.recv() => {}
+            }
+            Ok(Some(signal))
+        }
     };
-    // On a signal the run future was dropped mid-case: everything it created
-    // is recorded and labelled, so this finds it.
+    drop(run);
+    // Whatever was still in flight is recorded and labelled: cleanup finds it.
     let cleanup = engine.cleanup().await;
     for f in &cleanup.failures {
         tracing::warn!("cleanup: could not remove {f}");

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::BuildInfo;
@@ -16,10 +17,15 @@ use super::{Engine, describe, sandbox};
 use crate::build_context::{self, BuildContext};
 use crate::observation::BuildFacts;
 use crate::sandbox::Sandbox;
-use crate::units::format_duration;
+use crate::units::{format_duration, format_size};
 
 /// How many lines of build output a failure report keeps.
 const BUILD_LOG_LINES: usize = 40;
+/// How often the disk use of a running RUN instruction is looked at.
+const DISK_POLL: Duration = Duration::from_millis(500);
+/// How long a stopped build's output is still read, for the layers the
+/// builder is committing.
+const DRAIN: Duration = Duration::from_secs(120);
 
 /// What to build, in the daemon's terms.
 #[derive(Debug, Clone)]
@@ -38,6 +44,35 @@ pub(crate) struct BuildOutcome {
     pub image_id: Option<String>,
     /// Set when the failure was the daemon's, not the Dockerfile's.
     pub infrastructure_error: Option<String>,
+}
+
+/// Where a build is, for the disk watch and its message.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The builder's current `Step n/m : …` line.
+    step: String,
+    /// The container of the RUN instruction running now.
+    container: Option<String>,
+    /// Bytes the build's finished RUN containers wrote.
+    earlier: u64,
+    /// Bytes the running one has written so far.
+    current: u64,
+    /// The build is being stopped: kill every RUN container it starts.
+    stopping: bool,
+}
+
+impl Progress {
+    /// Takes in one line of build output; a new RUN container's id, if any.
+    fn line(&mut self, line: &str) -> Option<String> {
+        let trimmed = line.trim();
+        if trimmed.starts_with("Step ") {
+            self.step = trimmed.chars().take(200).collect();
+        }
+        let id = running_in(trimmed)?;
+        self.earlier += std::mem::take(&mut self.current);
+        self.container = Some(id.clone());
+        Some(id)
+    }
 }
 
 /// Why a build stopped.
@@ -83,24 +118,20 @@ impl Engine {
             None,
             Some(bollard::body_try_stream(upload.body)),
         );
-        let consume = self.consume(&mut stream, &mut log, &mut image_id, on_line);
-        // Dropping the stream on a timeout closes the connection, which makes
-        // the daemon cancel the build and remove its RUN container.
-        let mut failure = match tokio::time::timeout(req.sandbox.timeout, consume).await {
-            Ok(failure) => failure,
-            Err(_) => Some(BuildFailure::Submission(format!(
-                "the build timed out after {}",
-                format_duration(req.sandbox.timeout)
-            ))),
-        };
+        let progress = Mutex::new(Progress::default());
+        let consume = self.consume(&mut stream, &mut log, &mut image_id, &progress, on_line);
+        let mut failure = self.supervise(consume, &progress, &req.sandbox).await;
         drop(stream);
         let written = upload.writer.await;
         let context_bytes = match written {
             Ok(Ok(n)) => Some(n),
             _ => Some(upload.sent.load(Ordering::Relaxed)).filter(|n| *n > 0),
         };
-        if failure.is_none()
-            && let Ok(Err(e)) = &written
+        // A file of the context that cannot be read makes the daemon say
+        // "Cannot locate specified Dockerfile": the cause is the file. (A
+        // broken pipe is the other way round: the daemon stopped reading.)
+        if let Ok(Err(e)) = &written
+            && e.kind() != io::ErrorKind::BrokenPipe
         {
             failure = Some(BuildFailure::Submission(format!(
                 "the build context could not be read: {e}"
@@ -116,12 +147,46 @@ impl Engine {
             .await
     }
 
+    /// Runs `consume` to its end, unless the build must stop first: its
+    /// timeout, its disk budget, or the run being cancelled (Ctrl-C). Then
+    /// the RUN instruction running is killed, as is any the builder starts
+    /// after, and the output is still read for a while, so that every layer
+    /// the builder commits (a large one takes tens of seconds) is reported
+    /// and recorded for cleanup rather than left behind unnamed.
+    async fn supervise(
+        &self,
+        consume: impl std::future::Future<Output = Option<BuildFailure>>,
+        progress: &Mutex<Progress>,
+        sandbox: &Sandbox,
+    ) -> Option<BuildFailure> {
+        tokio::pin!(consume);
+        let stopped = tokio::select! {
+            failure = &mut consume => return failure,
+            failure = self.watch_disk(progress, sandbox.limits.disk) => failure,
+            _ = tokio::time::sleep(sandbox.timeout) => BuildFailure::Submission(format!(
+                "the build timed out after {}",
+                format_duration(sandbox.timeout)
+            )),
+            _ = self.cancel.cancelled() => BuildFailure::Daemon("interrupted".to_string()),
+        };
+        let running = progress.lock().ok().and_then(|mut p| {
+            p.stopping = true;
+            p.container.clone()
+        });
+        if let Some(id) = running {
+            self.kill(&id).await;
+        }
+        let _ = tokio::time::timeout(DRAIN, &mut consume).await;
+        Some(stopped)
+    }
+
     /// Reads the build's output to its end; the failure, if any.
     async fn consume(
         &self,
         stream: &mut (impl Stream<Item = Result<BuildInfo, DockerError>> + Unpin),
         log: &mut LogTail,
         image_id: &mut Option<String>,
+        progress: &Mutex<Progress>,
         on_line: &(dyn Fn(&str) + Send + Sync),
     ) -> Option<BuildFailure> {
         while let Some(item) = stream.next().await {
@@ -131,6 +196,16 @@ impl Engine {
                         for line in text.lines() {
                             if let Some(id) = layer_id(line) {
                                 self.record(|c| c.layers.push(id));
+                            }
+                            let started = progress
+                                .lock()
+                                .ok()
+                                .and_then(|mut p| p.line(line).map(|id| (id, p.stopping)));
+                            if let Some((id, stopping)) = started {
+                                self.record(|c| c.build_containers.push(id.clone()));
+                                if stopping {
+                                    self.kill(&id).await;
+                                }
                             }
                             if !line.trim().is_empty() {
                                 on_line(line);
@@ -157,6 +232,35 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// Watches what the running RUN instruction writes; past `budget` bytes
+    /// for the whole build, kills it and says so. Never ends otherwise.
+    async fn watch_disk(&self, progress: &Mutex<Progress>, budget: u64) -> BuildFailure {
+        loop {
+            tokio::time::sleep(DISK_POLL).await;
+            let Some(id) = progress.lock().ok().and_then(|p| p.container.clone()) else {
+                continue;
+            };
+            let Some(written) = self.written(&id).await else {
+                continue;
+            };
+            let (total, step) = match progress.lock() {
+                Ok(mut p) if p.container.as_deref() == Some(id.as_str()) => {
+                    p.current = written;
+                    (p.earlier + p.current, p.step.clone())
+                }
+                _ => continue,
+            };
+            if total > budget {
+                self.kill(&id).await;
+                return BuildFailure::Submission(format!(
+                    "the build wrote {}, more than the {} limit, and was stopped at `{step}`",
+                    format_size(total),
+                    format_size(budget)
+                ));
+            }
+        }
     }
 
     /// Records a built image for cleanup and says how the build ended.
@@ -202,6 +306,12 @@ impl Engine {
 /// The id in a legacy builder line ` ---> 0123456789ab`.
 fn layer_id(line: &str) -> Option<String> {
     let id = line.trim().strip_prefix("---> ")?;
+    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
+}
+
+/// The container id in a legacy builder line ` ---> Running in 0123456789ab`.
+fn running_in(line: &str) -> Option<String> {
+    let id = line.strip_prefix("---> Running in ")?;
     (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
@@ -326,5 +436,23 @@ mod tests {
         assert_eq!(layer_id(" ---> 0123456789ab"), Some("0123456789ab".into()));
         assert_eq!(layer_id(" ---> Running in 0123456789ab"), None);
         assert_eq!(layer_id("Step 1/2 : FROM x"), None);
+    }
+
+    #[test]
+    fn progress_follows_steps_and_run_containers() {
+        let mut p = Progress::default();
+        assert_eq!(p.line("Step 2/3 : RUN dd if=/dev/zero of=/f"), None);
+        assert_eq!(
+            p.line(" ---> Running in 0123456789ab"),
+            Some("0123456789ab".into())
+        );
+        p.current = 100;
+        assert_eq!(p.line("Step 3/3 : RUN true"), None);
+        assert_eq!(
+            p.line(" ---> Running in abcdefabcdef"),
+            Some("abcdefabcdef".into())
+        );
+        assert_eq!((p.earlier, p.current), (100, 0));
+        assert_eq!(p.step, "Step 3/3 : RUN true");
     }
 }

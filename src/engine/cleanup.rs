@@ -3,6 +3,7 @@
 //! what a replayed live case created for `validate` (by comparing snapshots).
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
@@ -11,6 +12,10 @@ use bollard::query_parameters::{
 };
 
 use super::{Engine, EngineError, describe, is_not_found};
+
+/// How long cleanup waits for a build container the daemon is still busy
+/// with (committing a large layer takes tens of seconds).
+const BUILD_CONTAINER_WAIT: Duration = Duration::from_secs(120);
 use crate::names::{LABEL, run_filter};
 
 /// The kinds of resource dockgrade creates.
@@ -131,14 +136,6 @@ impl Engine {
         }
     }
 
-    /// Removes a volume this run created and forgets it.
-    pub(super) async fn dispose_volume(&self, name: &str) {
-        match self.remove(Resource::Volume, name).await {
-            Removal::Failed(e) => tracing::warn!("could not remove volume {name}: {e}"),
-            _ => self.record(|c| c.volumes.retain(|x| x != name)),
-        }
-    }
-
     /// Removes a layer image a build left, if nothing tagged it since.
     async fn remove_untagged(&self, id: &str) {
         if let Ok(image) = self.docker.inspect_image(id).await
@@ -162,12 +159,19 @@ impl Engine {
         let mut report = CleanupReport::default();
         for (kind, ids) in [
             (Resource::Container, &created.containers),
-            (Resource::Volume, &created.volumes),
             (Resource::Image, &created.images),
         ] {
             for id in ids {
                 report.tally(kind, id, self.remove(kind, id).await);
             }
+        }
+        // A build cut short can leave its RUN container behind.
+        for id in &created.build_containers {
+            report.tally(
+                Resource::Container,
+                id,
+                self.remove_build_container(id).await,
+            );
         }
         // Children first: a stage's layers were reported after its parents'.
         for id in created.layers.iter().rev() {
@@ -175,6 +179,21 @@ impl Engine {
         }
         report.add(self.sweep(&run_filter(&self.run_id)).await);
         report
+    }
+
+    /// Kills and removes a build's RUN container, retrying while the daemon
+    /// is busy with it, until it is gone or the wait runs out.
+    async fn remove_build_container(&self, id: &str) -> Removal {
+        let deadline = Instant::now() + BUILD_CONTAINER_WAIT;
+        loop {
+            self.kill(id).await;
+            match self.remove(Resource::Container, id).await {
+                Removal::Failed(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                removal => return removal,
+            }
+        }
     }
 
     /// Removes image references (`repo:tag`) something of ours created on

@@ -87,12 +87,16 @@ fn is_not_found(e: &DockerError) -> bool {
 struct Created {
     containers: Vec<String>,
     images: Vec<String>,
-    volumes: Vec<String>,
     /// Every layer image a build reported, in order. The legacy builder
     /// leaves the images of a multi-stage build's other stages, and a failed
     /// build's last step, as untagged images outside the tagged image's
     /// parent chain; cleanup removes those that end up untagged.
     layers: Vec<String>,
+    /// The containers the legacy builder ran RUN instructions in (short
+    /// ids, as its output names them). It removes them itself, except when
+    /// a build is cut short; cleanup makes sure, and removes any image that
+    /// was still being committed from one of them.
+    build_containers: Vec<String>,
 }
 
 /// The daemon's own description of itself.
@@ -113,6 +117,9 @@ pub(crate) struct Engine {
     run_id: String,
     created: Mutex<Created>,
     probe_counter: AtomicU64,
+    /// Set when the run must stop (Ctrl-C, SIGTERM): running builds and
+    /// containers are stopped, nothing new starts.
+    cancel: tokio_util::sync::CancellationToken,
 }
 
 /// The daemon address as the user configured it (for messages).
@@ -150,11 +157,30 @@ impl Engine {
             run_id: run_id.to_string(),
             created: Mutex::new(Created::default()),
             probe_counter: AtomicU64::new(0),
+            cancel: tokio_util::sync::CancellationToken::new(),
         })
     }
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Stops the run: running builds and containers are stopped (and what
+    /// they were doing is still recorded for cleanup), nothing new starts.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Kills a container now, if it is still running.
+    async fn kill(&self, id: &str) {
+        let kill = bollard::query_parameters::KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        let _ = self.docker.kill_container(id, Some(kill)).await;
     }
 
     fn labels(&self) -> HashMap<String, String> {

@@ -8,15 +8,16 @@ use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, Mount as DockerMount, MountType, VolumeCreateRequest};
+use bollard::models::{
+    ContainerCreateBody, HealthConfig, Mount as DockerMount, MountTmpfsOptions, MountType,
+};
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, InspectContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::{CAPTURE_LIMIT, Engine, StepError, sandbox};
-use crate::names;
 use crate::observation::RunFacts;
 use crate::sandbox::Sandbox;
 
@@ -39,7 +40,12 @@ pub(crate) struct RunRequest {
     pub sandbox: Sandbox,
     /// Read the container's /etc/passwd afterwards (to resolve a user name).
     pub read_passwd: bool,
+    /// Keep the image's HEALTHCHECK; otherwise it never runs.
+    pub healthcheck: bool,
 }
+
+/// How often a running container's disk use is looked at.
+const DISK_POLL: Duration = Duration::from_millis(500);
 
 /// A mount whose host side, if any, has been checked already.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +59,8 @@ pub(crate) enum RunMount {
     Tmpfs {
         target: String,
     },
-    /// A fresh, empty, root-owned volume, removed after the run.
+    /// A fresh, empty folder owned by root (mode 755) in memory: bounded by
+    /// the run's memory, gone with the container.
     Scratch {
         target: String,
     },
@@ -80,68 +87,21 @@ enum Ending {
     Exited,
     /// Killed at the timeout.
     TimedOut,
+    /// Killed for writing this many bytes, more than its disk budget.
+    DiskExceeded(u64),
+    /// Killed because the run was cancelled.
+    Cancelled,
 }
 
 impl Engine {
     /// Runs a container to completion (or its timeout); it is removed after.
     pub async fn run(&self, req: &RunRequest) -> Result<RunFacts, StepError> {
-        let mut volumes = Vec::new();
-        let mut mounts = Vec::new();
-        for m in &req.mounts {
-            mounts.push(self.docker_mount(&req.name, m, &mut volumes).await?);
-        }
-        let result = self.run_container(req, mounts).await;
-        for v in volumes {
-            self.dispose_volume(&v).await;
-        }
-        result
-    }
-
-    /// A mount in the daemon's terms; a scratch volume is created for it.
-    async fn docker_mount(
-        &self,
-        container: &str,
-        mount: &RunMount,
-        volumes: &mut Vec<String>,
-    ) -> Result<DockerMount, StepError> {
-        Ok(match mount {
-            RunMount::Bind {
-                source,
-                target,
-                readonly,
-            } => DockerMount {
-                target: Some(target.clone()),
-                source: Some(source.display().to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(*readonly),
-                ..Default::default()
-            },
-            RunMount::Tmpfs { target } => DockerMount {
-                target: Some(target.clone()),
-                typ: Some(MountType::TMPFS),
-                ..Default::default()
-            },
-            RunMount::Scratch { target } => {
-                let name = names::scratch_volume(container, volumes.len());
-                let request = VolumeCreateRequest {
-                    name: Some(name.clone()),
-                    labels: Some(self.labels()),
-                    ..Default::default()
-                };
-                self.docker
-                    .create_volume(request)
-                    .await
-                    .map_err(|e| StepError::daemon("creating a scratch volume", e))?;
-                self.record(|c| c.volumes.push(name.clone()));
-                volumes.push(name.clone());
-                DockerMount {
-                    target: Some(target.clone()),
-                    source: Some(name),
-                    typ: Some(MountType::VOLUME),
-                    ..Default::default()
-                }
-            }
-        })
+        let mounts = req
+            .mounts
+            .iter()
+            .map(|m| docker_mount(m, &req.sandbox))
+            .collect();
+        self.run_container(req, mounts).await
     }
 
     async fn run_container(
@@ -164,6 +124,13 @@ impl Engine {
             open_stdin: Some(stdin),
             stdin_once: Some(stdin),
             tty: Some(false),
+            // The image's healthcheck is a process of its own, spawned by the
+            // daemon as often as the image says (`--interval=1ms` loads the
+            // host): off unless the step asks for it.
+            healthcheck: (!req.healthcheck).then(|| HealthConfig {
+                test: Some(vec!["NONE".to_string()]),
+                ..Default::default()
+            }),
             host_config: Some(sandbox::host_config(&req.sandbox, mounts)),
             ..Default::default()
         };
@@ -235,7 +202,7 @@ impl Engine {
             .await;
         }
         drop(input);
-        let ending = self.wait(id, req.sandbox.timeout).await?;
+        let ending = self.wait(id, &req.sandbox).await?;
         // Output ends when the process does; a grandchild holding the pipes
         // open must not hold the grader, so the wait is bounded.
         let (out, err) = match tokio::time::timeout(Duration::from_secs(5), collector).await {
@@ -254,11 +221,16 @@ impl Engine {
         } else {
             None
         };
-        let timed_out = matches!(ending, Ending::TimedOut);
+        let exited = matches!(ending, Ending::Exited);
         Ok(RunFacts {
-            exit_code: if timed_out { None } else { state.exit_code },
-            timed_out: timed_out.then_some(req.sandbox.timeout),
+            exit_code: if exited { state.exit_code } else { None },
+            timed_out: matches!(ending, Ending::TimedOut).then_some(req.sandbox.timeout),
             oom_killed: state.oom_killed.unwrap_or(false),
+            disk_exceeded: match ending {
+                Ending::DiskExceeded(bytes) => Some(bytes),
+                _ => None,
+            },
+            start_error: None,
             stdout: String::from_utf8_lossy(&out.kept).into_owned(),
             stderr: String::from_utf8_lossy(&err.kept).into_owned(),
             stdout_dropped: out.dropped,
@@ -268,26 +240,82 @@ impl Engine {
         })
     }
 
-    /// Waits for the container to exit, killing it at `timeout`.
-    async fn wait(&self, id: &str, timeout: Duration) -> Result<Ending, StepError> {
+    /// Waits for the container to exit, killing it at the sandbox's timeout
+    /// or as soon as it has written more than its disk budget.
+    async fn wait(&self, id: &str, sandbox: &Sandbox) -> Result<Ending, StepError> {
         let started = Instant::now();
         let mut wait = self.docker.wait_container(id, None);
+        let watch = async {
+            loop {
+                tokio::time::sleep(DISK_POLL).await;
+                if let Some(written) = self.written(id).await
+                    && written > sandbox.limits.disk
+                {
+                    return written;
+                }
+            }
+        };
         // bollard reports a non-zero exit as an error: it is an exit code.
-        match tokio::time::timeout(timeout, wait.next()).await {
-            Ok(Some(Ok(_))) | Ok(Some(Err(DockerError::DockerContainerWaitError { .. }))) => {
-                Ok(Ending::Exited)
-            }
-            Ok(Some(Err(e))) => Err(StepError::daemon("waiting for the container", e)),
-            Ok(None) => Ok(Ending::Exited),
-            Err(_) => {
-                let kill = KillContainerOptionsBuilder::default()
-                    .signal("SIGKILL")
-                    .build();
-                let _ = self.docker.kill_container(id, Some(kill)).await;
-                tracing::debug!("killed {id} after {:?}", started.elapsed());
-                Ok(Ending::TimedOut)
-            }
-        }
+        let ending = tokio::select! {
+            waited = tokio::time::timeout(sandbox.timeout, wait.next()) => match waited {
+                Ok(Some(Ok(_))) | Ok(Some(Err(DockerError::DockerContainerWaitError { .. }))) | Ok(None) => {
+                    return Ok(Ending::Exited);
+                }
+                Ok(Some(Err(e))) => return Err(StepError::daemon("waiting for the container", e)),
+                Err(_) => Ending::TimedOut,
+            },
+            written = watch => Ending::DiskExceeded(written),
+            _ = self.cancel.cancelled() => Ending::Cancelled,
+        };
+        self.kill(id).await;
+        tracing::debug!("killed {id} after {:?}", started.elapsed());
+        Ok(ending)
+    }
+
+    /// Bytes the container has written to its own layer, if the daemon says.
+    pub(super) async fn written(&self, id: &str) -> Option<u64> {
+        let options = InspectContainerOptionsBuilder::default().size(true).build();
+        let inspect = self
+            .docker
+            .inspect_container(id, Some(options))
+            .await
+            .ok()?;
+        inspect.size_rw.and_then(|n| u64::try_from(n).ok())
+    }
+}
+
+/// A mount in the daemon's terms.
+fn docker_mount(mount: &RunMount, sandbox: &Sandbox) -> DockerMount {
+    match mount {
+        RunMount::Bind {
+            source,
+            target,
+            readonly,
+        } => DockerMount {
+            target: Some(target.clone()),
+            source: Some(source.display().to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(*readonly),
+            ..Default::default()
+        },
+        RunMount::Tmpfs { target } => DockerMount {
+            target: Some(target.clone()),
+            typ: Some(MountType::TMPFS),
+            ..Default::default()
+        },
+        // In memory, so what is written there counts against the run's
+        // memory limit and never reaches the daemon's disk; root-owned and
+        // not writable by others, like a fresh volume.
+        RunMount::Scratch { target } => DockerMount {
+            target: Some(target.clone()),
+            typ: Some(MountType::TMPFS),
+            tmpfs_options: Some(MountTmpfsOptions {
+                size_bytes: i64::try_from(sandbox.limits.disk).ok(),
+                mode: Some(0o755),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
     }
 }
 
@@ -309,7 +337,7 @@ fn unstartable(e: DockerError) -> Result<RunFacts, StepError> {
         if let Some(code) = code {
             return Ok(RunFacts {
                 exit_code: Some(code),
-                stderr: format!("{}\n", message.trim()),
+                start_error: Some(message.trim().to_string()),
                 ..Default::default()
             });
         }
@@ -348,7 +376,11 @@ mod tests {
         let facts = unstartable(err("exec: \"nope\": executable file not found in $PATH"))
             .expect("an exit code");
         assert_eq!(facts.exit_code, Some(127));
-        assert!(facts.stderr.contains("executable file not found"));
+        assert!(
+            facts
+                .start_error
+                .is_some_and(|e| e.contains("executable file not found"))
+        );
         let facts = unstartable(err("exec /x: permission denied")).expect("an exit code");
         assert_eq!(facts.exit_code, Some(126));
         assert!(matches!(

@@ -38,7 +38,9 @@ pub(crate) struct RunOptions {
     pub jobs: usize,
 }
 
-/// Grades every exercise in turn; events go to `events`.
+/// Grades every exercise in turn; events go to `events`. When the engine
+/// is cancelled, the exercise under way stops without a result (its checks
+/// were not decided) and the others are not started.
 pub(crate) async fn run(
     engine: &Engine,
     exercises: &[Exercise],
@@ -47,7 +49,10 @@ pub(crate) async fn run(
 ) -> Vec<ExerciseResult> {
     let mut results = Vec::new();
     for ex in exercises {
-        results.push(run_exercise(engine, ex, options, events).await);
+        match run_exercise(engine, ex, options, events).await {
+            Some(result) => results.push(result),
+            None => break,
+        }
     }
     results
 }
@@ -57,7 +62,10 @@ async fn run_exercise(
     ex: &Exercise,
     options: &RunOptions,
     events: &UnboundedSender<Event>,
-) -> ExerciseResult {
+) -> Option<ExerciseResult> {
+    if engine.is_cancelled() {
+        return None;
+    }
     let started = Instant::now();
     let _ = events.send(Event::ExerciseStarted {
         id: ex.id.clone(),
@@ -74,8 +82,8 @@ async fn run_exercise(
         };
         let stage = match prepared {
             Ok(Ok(stage)) => stage,
-            Ok(Err(e)) => return unstaged(ex, &e.to_string(), events, started),
-            Err(e) => return unstaged(ex, &e.to_string(), events, started),
+            Ok(Err(e)) => return Some(unstaged(ex, &e.to_string(), events, started)),
+            Err(e) => return Some(unstaged(ex, &e.to_string(), events, started)),
         };
         let plan = plan(ex, engine.run_id());
         run_steps(engine, ex, &plan, &stage, options.jobs, &mut ledger, events).await;
@@ -90,7 +98,10 @@ async fn run_exercise(
     for f in &cleanup.failures {
         tracing::warn!("cleanup: could not remove {f}");
     }
-    conclude(ex, outcomes, ledger.summaries, started, events)
+    if engine.is_cancelled() {
+        return None;
+    }
+    Some(conclude(ex, outcomes, ledger.summaries, started, events))
 }
 
 /// One failed outcome per required file that is missing or refused.
@@ -222,6 +233,10 @@ async fn run_step(
     if let Some(reason) = blocked {
         return StepObservation::new(&planned.step.name, StepStatus::Skipped(reason));
     }
+    if engine.is_cancelled() {
+        let reason = "not run: interrupted".to_string();
+        return StepObservation::new(&planned.step.name, StepStatus::Skipped(reason));
+    }
     let _ = events.send(Event::StepStarted {
         exercise: ex.id.clone(),
         step: planned.step.name.clone(),
@@ -320,6 +335,9 @@ fn summarize(o: &StepObservation, planned: &PlannedStep) -> StepSummary {
         (Some(b), _) => b.log_tail.clone(),
         (_, Some(r)) => {
             let mut log = String::new();
+            if let Some(why) = &r.start_error {
+                log.push_str(&format!("--- the command could not start ---\n{why}\n"));
+            }
             if !r.stdout.is_empty() {
                 log.push_str(&format!("--- stdout ---\n{}\n", r.stdout));
             }

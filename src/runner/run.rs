@@ -9,7 +9,7 @@ use crate::observation::{Observations, StepObservation, StepStatus};
 use crate::plan::{PlannedStep, Probe};
 use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, RunStep};
 use crate::stage::Stage;
-use crate::units::format_limit;
+use crate::units::{format_limit, format_size};
 
 /// Runs the container of a `run` step and observes what it did.
 pub(super) async fn run_step(
@@ -57,7 +57,7 @@ pub(super) async fn run_step(
         name: names::run_container(engine.run_id(), &ex.id, &planned.step.name),
         image,
         cmd: run.cmd.clone(),
-        entrypoint: run.entrypoint.clone(),
+        entrypoint: run.entrypoint(),
         user: run.user.clone(),
         env: run.env.clone(),
         workdir: run.workdir.clone(),
@@ -65,6 +65,7 @@ pub(super) async fn run_step(
         mounts,
         sandbox: run.sandbox(),
         read_passwd: planned.probe.passwd,
+        healthcheck: run.healthcheck,
     };
     match engine.run(&request).await {
         Ok(mut facts) => {
@@ -72,6 +73,12 @@ pub(super) async fn run_step(
             facts.user = run.user.clone().unwrap_or(image_user);
             if let Some(after) = facts.timed_out {
                 o.status = StepStatus::Failed(check::timed_out_message(after));
+            } else if let Some(written) = facts.disk_exceeded {
+                o.status = StepStatus::Failed(format!(
+                    "killed: wrote {} to its disk, more than the {} limit",
+                    format_size(written),
+                    format_size(run.limits.disk)
+                ));
             } else if facts.oom_killed {
                 o.status = StepStatus::Failed(format!(
                     "killed: out of memory (limit {})",

@@ -235,12 +235,29 @@ pub struct RunStep {
     pub mounts: Vec<Mount>,
     pub timeout: Duration,
     pub limits: Limits,
+    /// Run `cmd` as arguments of the image's ENTRYPOINT, as `docker run
+    /// IMAGE CMD` does. Off by default: a step that names a command runs
+    /// that command, so an ENTRYPOINT cannot answer in its place.
+    pub keep_entrypoint: bool,
+    /// Let the image's HEALTHCHECK run during the step (off by default: a
+    /// healthcheck is the image's own process, spawned outside the command).
+    pub healthcheck: bool,
 }
 
 impl RunStep {
     /// What the run's container is confined by.
     pub fn sandbox(&self) -> Sandbox {
         Sandbox::run(self.limits, self.network, self.timeout)
+    }
+
+    /// The ENTRYPOINT the container gets: the step's own; none when the
+    /// step names a command (unless it keeps the image's); else the image's.
+    pub fn entrypoint(&self) -> Option<Vec<String>> {
+        match (&self.entrypoint, &self.cmd, self.keep_entrypoint) {
+            (Some(e), _, _) => Some(e.clone()),
+            (None, Some(_), false) => Some(Vec::new()),
+            _ => None,
+        }
     }
 }
 

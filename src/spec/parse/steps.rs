@@ -233,6 +233,8 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
             "mounts",
             "timeout",
             "limits",
+            "keep_entrypoint",
+            "healthcheck",
         ],
     );
     let image = match r.entry("image") {
@@ -268,6 +270,20 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
         None => Some(Network::None),
     };
     let stdin = r.entry("stdin").and_then(|f| f.string(diag));
+    let keep_entrypoint = r
+        .entry("keep_entrypoint")
+        .and_then(|f| f.boolean(diag))
+        .unwrap_or(false);
+    if keep_entrypoint && let Some(f) = r.entry("entrypoint") {
+        f.invalid(
+            diag,
+            "`entrypoint` replaces the image's ENTRYPOINT; `keep_entrypoint` keeps it: choose one",
+        );
+    }
+    let healthcheck = r
+        .entry("healthcheck")
+        .and_then(|f| f.boolean(diag))
+        .unwrap_or(false);
     let mut mounts = Vec::new();
     if let Some(items) = r.entry("mounts").and_then(|f| f.array(diag)) {
         for item in items {
@@ -293,6 +309,8 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
         mounts,
         timeout: timeout?,
         limits: limits?,
+        keep_entrypoint,
+        healthcheck,
     }))
 }
 
@@ -362,9 +380,9 @@ fn limits(diag: &mut Diagnostics, f: Option<Entry>, with_pids: bool) -> Option<L
     t.only(
         diag,
         if with_pids {
-            &["memory", "pids", "cpus"]
+            &["memory", "pids", "cpus", "disk"]
         } else {
-            &["memory", "cpus"]
+            &["memory", "cpus", "disk"]
         },
     );
     let before = diag.count();
@@ -390,6 +408,16 @@ fn limits(diag: &mut Diagnostics, f: Option<Entry>, with_pids: bool) -> Option<L
         }
     }) {
         limits.pids = p;
+    }
+    if let Some(d) = t.entry("disk").and_then(|d| {
+        let bytes = d.size(diag)?;
+        if bytes < 1_000_000 {
+            d.invalid(diag, "disk must be at least 1 MB");
+            return None;
+        }
+        Some(bytes)
+    }) {
+        limits.disk = d;
     }
     if let Some(c) = t.entry("cpus") {
         let value = match c.value.get_ref() {

@@ -18,7 +18,8 @@
 //!   one channel to `report` (terminal, JSON, JUnit, one file per format).
 //! - `validate` and `doctor`: the course's own CI, and the student's
 //!   machine check; `cli` is the command line around it all, `signal` the
-//!   handling of Ctrl-C and SIGTERM, `names` what we call what we create.
+//!   handling of Ctrl-C and SIGTERM, `names` what we call what we create,
+//!   `owner` which process created it.
 //!
 //! Only what the integration tests need is public: the spec model and
 //! parser, and the build-context walk (compared with `docker build`).
@@ -37,6 +38,7 @@ mod event;
 mod exit;
 mod names;
 mod observation;
+mod owner;
 mod plan;
 mod report;
 mod runner;

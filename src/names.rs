@@ -6,6 +6,8 @@
 
 use std::collections::HashMap;
 
+use crate::owner::Owner;
+
 /// Label on everything dockgrade creates.
 pub const LABEL: &str = "io.dockgrade";
 /// Label holding the id of the run that created a resource.
@@ -25,12 +27,20 @@ pub fn new_run_id() -> String {
     )
 }
 
-/// The labels every resource of run `run_id` carries.
+/// The labels every resource of run `run_id` carries: ours, the run's, and
+/// this process's (see [`crate::owner`]).
 pub fn labels(run_id: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let mut labels = HashMap::from([
         (LABEL.to_string(), "1".to_string()),
         (RUN_LABEL.to_string(), run_id.to_string()),
-    ])
+    ]);
+    labels.extend(
+        Owner::current()
+            .labels()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
+    labels
 }
 
 /// The label filter that selects run `run_id`'s resources.

@@ -140,3 +140,28 @@ context = { max = "1 MiB" }
     assert_eq!(check.points, 1);
     assert_eq!(check.assertions.len(), 2);
 }
+
+#[test]
+fn a_run_keeps_or_replaces_the_entrypoint_but_not_both_and_disk_is_a_size() {
+    let text = r#"id = "x"
+title = "x"
+[[steps]]
+name = "r"
+run = { image = "busybox:1.35", cmd = ["id"], entrypoint = ["sh"], keep_entrypoint = true, limits = { disk = "10 kB" } }
+[[checks]]
+name = "c"
+step = "r"
+exit_code = 0
+"#;
+    let rendered = render("exercises/x.toml", text);
+    assert!(
+        rendered.contains(
+            "`entrypoint` replaces the image's ENTRYPOINT; `keep_entrypoint` keeps it: choose one"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("disk must be at least 1 MB"),
+        "{rendered}"
+    );
+}

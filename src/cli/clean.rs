@@ -1,26 +1,179 @@
-//! `dockgrade clean`: remove everything of dockgrade's a killed run left.
+//! `dockgrade clean`: remove what runs that are over left on the daemon.
+//!
+//! A run is over when the process that labelled its resources is gone from
+//! this host; a run of another host (or a system where that cannot be told)
+//! is removed only once older than `--older-than`, and `--all` removes
+//! every run, in progress or not. `--dry-run` says what would go.
+
+use std::time::Duration;
+
+use clap::Args;
 
 use super::runtime;
-use crate::engine::Engine;
+use crate::engine::{Engine, RunOnDaemon};
 use crate::error::Error;
 use crate::exit;
 use crate::names::{self, LABEL};
+use crate::owner::{Liveness, Owner};
+use crate::units::{format_duration, parse_duration};
 
-pub(super) fn run() -> Result<i32, Error> {
+#[derive(Debug, Args)]
+pub(super) struct CleanArgs {
+    /// Also remove runs whose process cannot be told gone (another host's)
+    /// once they are older than this, e.g. "2h".
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    older_than: Option<Duration>,
+    /// Remove every run's resources, including runs still in progress.
+    #[arg(long)]
+    all: bool,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Why a run's resources go or stay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Remove(&'static str),
+    Keep(&'static str),
+}
+
+fn verdict(run: &RunOnDaemon, args: &CleanArgs, now: u64) -> Verdict {
+    if args.all {
+        return Verdict::Remove("--all");
+    }
+    // Versions before owners were labelled ran one at a time.
+    let Some(owner) = Owner::from_labels(&run.labels) else {
+        return Verdict::Remove("left by an earlier version");
+    };
+    let old_enough = args
+        .older_than
+        .is_some_and(|age| now.saturating_sub(owner.started) > age.as_secs());
+    match owner.liveness() {
+        Liveness::Gone => Verdict::Remove("its process is gone"),
+        Liveness::Running => Verdict::Keep("still running"),
+        Liveness::Unknown if old_enough => Verdict::Remove("older than --older-than"),
+        Liveness::Unknown => Verdict::Keep("another host's; use --older-than or --all"),
+    }
+}
+
+pub(super) fn run(args: CleanArgs) -> Result<i32, Error> {
     runtime()?.block_on(async {
         let engine = Engine::connect(&names::new_run_id()).await?;
-        let report = engine.clean_all().await;
-        println!(
-            "removed {} container(s), {} image(s), {} volume(s) labelled {LABEL}",
-            report.containers, report.images, report.volumes,
-        );
-        for f in &report.failures {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut removed = (0, 0, 0);
+        let mut kept = 0;
+        let mut failures = Vec::new();
+        for run in engine.runs_on_daemon().await? {
+            let (c, i, v) = run.counts();
+            let name = if run.run.is_empty() { "(no run id)" } else { run.run.as_str() };
+            let since = Owner::from_labels(&run.labels)
+                .map(|o| format!(", started {} ago", format_duration(Duration::from_secs(now.saturating_sub(o.started)))))
+                .unwrap_or_default();
+            match verdict(&run, &args, now) {
+                Verdict::Keep(why) => {
+                    kept += 1;
+                    println!("kept run {name}{since}: {why}");
+                }
+                Verdict::Remove(why) if args.dry_run => {
+                    println!("would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s)");
+                }
+                Verdict::Remove(_) => {
+                    let report = engine.remove_run(&run).await;
+                    removed.0 += report.containers;
+                    removed.1 += report.images;
+                    removed.2 += report.volumes;
+                    failures.extend(report.failures);
+                }
+            }
+        }
+        if !args.dry_run {
+            println!(
+                "removed {} container(s), {} image(s), {} volume(s) labelled {LABEL}; kept {kept} run(s)",
+                removed.0, removed.1, removed.2
+            );
+        }
+        for f in &failures {
             eprintln!("could not remove {f}");
         }
-        Ok(if report.failures.is_empty() {
+        Ok(if failures.is_empty() {
             exit::SUCCESS
         } else {
             exit::INFRASTRUCTURE
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn run_of(owner: &Owner) -> RunOnDaemon {
+        RunOnDaemon {
+            run: "r".into(),
+            labels: owner
+                .labels()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn args(older_than: Option<u64>, all: bool) -> CleanArgs {
+        CleanArgs {
+            older_than: older_than.map(Duration::from_secs),
+            all,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn only_finished_runs_are_removed_unless_asked() {
+        let me = Owner::current().clone();
+        let now = me.started + 7200;
+        let live = run_of(&me);
+        assert_eq!(
+            verdict(&live, &args(None, false), now),
+            Verdict::Keep("still running")
+        );
+        assert_eq!(
+            verdict(&live, &args(Some(60), false), now),
+            Verdict::Keep("still running")
+        );
+        assert_eq!(
+            verdict(&live, &args(None, true), now),
+            Verdict::Remove("--all")
+        );
+
+        let other_host = run_of(&Owner {
+            host: "elsewhere".into(),
+            ..me.clone()
+        });
+        assert!(matches!(
+            verdict(&other_host, &args(None, false), now),
+            Verdict::Keep(_)
+        ));
+        assert!(matches!(
+            verdict(&other_host, &args(Some(3600), false), now),
+            Verdict::Remove(_)
+        ));
+        assert!(matches!(
+            verdict(&other_host, &args(Some(10_000), false), now),
+            Verdict::Keep(_)
+        ));
+
+        let legacy = RunOnDaemon {
+            labels: HashMap::from([(LABEL.to_string(), "1".to_string())]),
+            ..Default::default()
+        };
+        assert!(matches!(
+            verdict(&legacy, &args(None, false), now),
+            Verdict::Remove(_)
+        ));
+    }
 }

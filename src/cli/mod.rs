@@ -55,8 +55,9 @@ enum Command {
         #[command(flatten)]
         course: Course,
     },
-    /// Remove every container, image and volume dockgrade left behind.
-    Clean,
+    /// Remove what finished runs left on the daemon (runs still in
+    /// progress, here or elsewhere, are kept unless asked).
+    Clean(clean::CleanArgs),
 }
 
 /// Where the course's exercise specs are.
@@ -123,7 +124,7 @@ pub fn main() -> i32 {
         Command::Lint { files, course } => lint::run(&files, &course.exercises_dir),
         Command::Validate(args) => validate::run(args),
         Command::Doctor { course } => doctor::run(&course.exercises_dir),
-        Command::Clean => clean::run(),
+        Command::Clean(args) => clean::run(args),
     };
     match result {
         Ok(code) => code,

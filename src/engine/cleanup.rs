@@ -16,7 +16,7 @@ use super::{Engine, EngineError, describe, is_not_found};
 /// How long cleanup waits for a build container the daemon is still busy
 /// with (committing a large layer takes tens of seconds).
 const BUILD_CONTAINER_WAIT: Duration = Duration::from_secs(120);
-use crate::names::{LABEL, run_filter};
+use crate::names::{LABEL, RUN_LABEL, run_filter};
 
 /// The kinds of resource dockgrade creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,26 @@ struct Listed {
     id: String,
     /// Carries dockgrade's label.
     ours: bool,
+    labels: HashMap<String, String>,
+}
+
+/// What one run left on the daemon, with the labels that say whose it is.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RunOnDaemon {
+    /// The run id; empty for resources of versions that did not label runs.
+    pub run: String,
+    /// The labels of one of its resources (they all carry the same).
+    pub labels: HashMap<String, String>,
+    pub containers: Vec<String>,
+    pub volumes: Vec<String>,
+    pub images: Vec<String>,
+}
+
+impl RunOnDaemon {
+    /// Containers, images and volumes, for messages.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.containers.len(), self.images.len(), self.volumes.len())
+    }
 }
 
 impl Engine {
@@ -213,9 +233,44 @@ impl Engine {
         report
     }
 
-    /// Removes every container, volume and image that carries dockgrade's label.
-    pub async fn clean_all(&self) -> CleanupReport {
-        self.sweep(LABEL).await
+    /// Everything labelled as dockgrade's on the daemon, by run.
+    pub async fn runs_on_daemon(&self) -> Result<Vec<RunOnDaemon>, EngineError> {
+        let mut runs: std::collections::BTreeMap<String, RunOnDaemon> = Default::default();
+        for kind in [Resource::Container, Resource::Volume, Resource::Image] {
+            let listed = self
+                .list(kind, Some(LABEL))
+                .await
+                .map_err(|e| EngineError::Daemon(describe(&e)))?;
+            for l in listed {
+                let run_id = l.labels.get(RUN_LABEL).cloned().unwrap_or_default();
+                let run = runs.entry(run_id.clone()).or_insert_with(|| RunOnDaemon {
+                    run: run_id,
+                    labels: l.labels.clone(),
+                    ..Default::default()
+                });
+                match kind {
+                    Resource::Container => run.containers.push(l.id),
+                    Resource::Volume => run.volumes.push(l.id),
+                    Resource::Image => run.images.push(l.id),
+                }
+            }
+        }
+        Ok(runs.into_values().collect())
+    }
+
+    /// Removes what a run left: containers, then volumes, then images.
+    pub async fn remove_run(&self, run: &RunOnDaemon) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        for (kind, ids) in [
+            (Resource::Container, &run.containers),
+            (Resource::Volume, &run.volumes),
+            (Resource::Image, &run.images),
+        ] {
+            for id in ids {
+                report.tally(kind, id, self.remove(kind, id).await);
+            }
+        }
+        report
     }
 
     /// The ids of every container and image on the daemon now.
@@ -292,8 +347,9 @@ impl Engine {
                 let list = self.docker.list_containers(Some(options.build())).await?;
                 list.into_iter()
                     .filter_map(|c| {
-                        let ours = ours(c.labels.as_ref());
-                        c.id.map(|id| Listed { id, ours })
+                        let labels = c.labels.unwrap_or_default();
+                        let ours = ours(Some(&labels));
+                        c.id.map(|id| Listed { id, ours, labels })
                     })
                     .collect()
             }
@@ -307,6 +363,7 @@ impl Engine {
                     .map(|i| Listed {
                         ours: ours(Some(&i.labels)),
                         id: i.id,
+                        labels: i.labels,
                     })
                     .collect()
             }
@@ -322,6 +379,7 @@ impl Engine {
                     .map(|v| Listed {
                         ours: ours(Some(&v.labels)),
                         id: v.name,
+                        labels: v.labels,
                     })
                     .collect()
             }

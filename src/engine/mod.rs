@@ -29,7 +29,7 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
 pub(crate) use build::BuildRequest;
-pub(crate) use cleanup::Snapshot;
+pub(crate) use cleanup::{RunOnDaemon, Snapshot};
 pub(crate) use run::{RunMount, RunRequest};
 
 use crate::names;

@@ -535,3 +535,41 @@ impl SpecError {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cmd: Option<&[&str]>, entrypoint: Option<&[&str]>, keep: bool) -> RunStep {
+        let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect();
+        RunStep {
+            image: ImageSource::Reference("x".into()),
+            cmd: cmd.map(list),
+            entrypoint: entrypoint.map(list),
+            user: None,
+            env: BTreeMap::new(),
+            workdir: None,
+            network: Network::None,
+            stdin: None,
+            mounts: Vec::new(),
+            timeout: Duration::from_secs(1),
+            limits: Limits::default(),
+            keep_entrypoint: keep,
+            healthcheck: false,
+        }
+    }
+
+    #[test]
+    fn a_named_command_replaces_the_images_entrypoint_unless_kept() {
+        assert_eq!(
+            run(Some(&["id", "-u"]), None, false).entrypoint(),
+            Some(vec![])
+        );
+        assert_eq!(run(Some(&["id", "-u"]), None, true).entrypoint(), None);
+        assert_eq!(run(None, None, false).entrypoint(), None);
+        assert_eq!(
+            run(Some(&["-c", "x"]), Some(&["sh"]), false).entrypoint(),
+            Some(vec!["sh".to_string()])
+        );
+    }
+}

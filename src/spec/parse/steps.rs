@@ -237,20 +237,7 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
             "healthcheck",
         ],
     );
-    let image = match r.entry("image") {
-        None => {
-            r.missing(diag, "image");
-            None
-        }
-        Some(f) => f.string(diag).and_then(|name| match earlier.iter().find(|s| s.name == name) {
-            Some(s) if !s.kind.yields_image() => {
-                f.invalid(diag, format!("step `{name}` is a run step; a run needs an image or a step that makes one"));
-                None
-            }
-            Some(_) => Some(ImageSource::Step(name)),
-            None => Some(ImageSource::Reference(name)),
-        }),
-    };
+    let image = run_image(diag, r, earlier);
     let cmd = r.entry("cmd").and_then(|f| f.string_array(diag));
     let entrypoint = r.entry("entrypoint").and_then(|f| f.string_array(diag));
     let user = r.entry("user").and_then(|f| match f.value.get_ref() {
@@ -270,28 +257,14 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
         None => Some(Network::None),
     };
     let stdin = r.entry("stdin").and_then(|f| f.string(diag));
-    let keep_entrypoint = r
-        .entry("keep_entrypoint")
-        .and_then(|f| f.boolean(diag))
-        .unwrap_or(false);
-    if keep_entrypoint && let Some(f) = r.entry("entrypoint") {
-        f.invalid(
-            diag,
-            "`entrypoint` replaces the image's ENTRYPOINT; `keep_entrypoint` keeps it: choose one",
-        );
-    }
-    let healthcheck = r
-        .entry("healthcheck")
-        .and_then(|f| f.boolean(diag))
-        .unwrap_or(false);
-    let mut mounts = Vec::new();
-    if let Some(items) = r.entry("mounts").and_then(|f| f.array(diag)) {
-        for item in items {
-            if let Some(m) = item.table(diag).and_then(|t| mount(diag, &t)) {
-                mounts.push(m);
-            }
-        }
-    }
+    let (keep_entrypoint, healthcheck) = image_process_flags(diag, r);
+    let mounts = match r.entry("mounts").and_then(|f| f.array(diag)) {
+        Some(items) => items
+            .iter()
+            .filter_map(|item| item.table(diag).and_then(|t| mount(diag, &t)))
+            .collect(),
+        None => Vec::new(),
+    };
     let timeout = match r.entry("timeout") {
         Some(f) => f.duration(diag),
         None => Some(DEFAULT_RUN_TIMEOUT),
@@ -312,6 +285,44 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
         keep_entrypoint,
         healthcheck,
     }))
+}
+
+/// `keep_entrypoint` and `healthcheck`: what of the image's own processes
+/// a run keeps (neither, unless asked).
+fn image_process_flags(diag: &mut Diagnostics, r: &Table) -> (bool, bool) {
+    let keep_entrypoint = r
+        .entry("keep_entrypoint")
+        .and_then(|f| f.boolean(diag))
+        .unwrap_or(false);
+    if keep_entrypoint && let Some(f) = r.entry("entrypoint") {
+        f.invalid(
+            diag,
+            "`entrypoint` replaces the image's ENTRYPOINT; `keep_entrypoint` keeps it: choose one",
+        );
+    }
+    let healthcheck = r
+        .entry("healthcheck")
+        .and_then(|f| f.boolean(diag))
+        .unwrap_or(false);
+    (keep_entrypoint, healthcheck)
+}
+
+/// A run's `image`: another step's (which must make one), or a reference.
+fn run_image(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<ImageSource> {
+    match r.entry("image") {
+        None => {
+            r.missing(diag, "image");
+            None
+        }
+        Some(f) => f.string(diag).and_then(|name| match earlier.iter().find(|s| s.name == name) {
+            Some(s) if !s.kind.yields_image() => {
+                f.invalid(diag, format!("step `{name}` is a run step; a run needs an image or a step that makes one"));
+                None
+            }
+            Some(_) => Some(ImageSource::Step(name)),
+            None => Some(ImageSource::Reference(name)),
+        }),
+    }
 }
 
 fn mount(diag: &mut Diagnostics, t: &Table) -> Option<Mount> {

@@ -49,6 +49,11 @@ pub struct ContainerFacts {
     pub exit_code: Option<i64>,
     /// The image as it was named when the container was created.
     pub image: String,
+    /// The id of the image it was created from.
+    pub image_id: String,
+    /// The ids of the image references its checks name, for those the
+    /// daemon has.
+    pub image_ids: BTreeMap<String, String>,
     pub user: String,
     pub mounts: Vec<MountFacts>,
     /// Published ports as requested: (container port, host IP, host port).
@@ -130,8 +135,9 @@ pub struct BuildFacts {
 pub struct ImageFacts {
     pub id: String,
     pub size: u64,
-    /// File system layers (RootFS.Layers).
-    pub layers: u64,
+    /// The image's file system layers, bottom first (RootFS.Layers: the
+    /// digests of their content).
+    pub layers: Vec<String>,
     pub config: ImageConfig,
     /// Per probed path: what the archive API said.
     pub files: BTreeMap<String, FileProbe>,

@@ -6,7 +6,7 @@
 //! so the engine inspects each image once and probes all its files through
 //! one created container.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names::image_tag;
 use crate::spec::{Assertion, Exercise, ImageSource, Step, StepKind, UserExpectation};
@@ -33,9 +33,13 @@ pub struct Probe {
     pub files: BTreeMap<String, FileNeed>,
     /// Read /etc/passwd to resolve a user name.
     pub passwd: bool,
+    /// Image references to resolve to ids (a live container's image is
+    /// compared by identity, not by how it was named).
+    pub images: BTreeSet<String>,
 }
 
 impl Probe {
+    /// Whether the image's files need reading.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && !self.passwd
     }
@@ -110,6 +114,7 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
                 Assertion::User(UserExpectation::Uid(_) | UserExpectation::NotRoot) => {
                     probe.passwd = true
                 }
+                Assertion::Container(want) => probe.images.extend(want.image.clone()),
                 _ => {}
             }
         }

@@ -6,7 +6,9 @@ use super::{Assessed, Finding, Status, other_image, quote, unavailable};
 use crate::observation::{
     FileFacts, FileProbe, FileType, ImageFacts, Observations, StepObservation, StepStatus,
 };
-use crate::spec::{BuildExpectation, ConfigExpectation, FileExpectation, SizeBounds, TextMatcher};
+use crate::spec::{
+    BuildExpectation, ConfigExpectation, FileExpectation, LayerExpectation, SizeBounds, TextMatcher,
+};
 use crate::units::format_size;
 
 /// `build`: the build succeeded or failed, as expected.
@@ -51,31 +53,48 @@ pub(super) fn context(max: u64, step: &StepObservation) -> Assessed {
     ))
 }
 
-/// `layers`: how many, or more than another image.
-pub(super) fn layers(
-    min: Option<u64>,
-    max: Option<u64>,
-    more_than: Option<&str>,
-    image: &ImageFacts,
-    obs: &Observations,
-) -> Assessed {
-    let n = image.layers;
-    let mut ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
-    let mut expected = match (min, max) {
+/// `layers`: how many, more than another image, built on another or not.
+pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observations) -> Assessed {
+    let n = image.layers.len() as u64;
+    let mut ok = want.min.is_none_or(|m| n >= m) && want.max.is_none_or(|m| n <= m);
+    let mut expected = match (want.min, want.max) {
         (Some(a), Some(b)) if a == b => vec![format!("exactly {a} layers")],
         (Some(a), Some(b)) => vec![format!("between {a} and {b} layers")],
         (Some(a), None) => vec![format!("at least {a} layers")],
         (None, Some(b)) => vec![format!("at most {b} layers")],
         (None, None) => vec![],
     };
-    let mut actual = format!("{n} layers");
-    if let Some(other) = more_than {
-        let m = other_image(obs, other)?.layers;
+    let mut actual = vec![format!("{n} layers")];
+    if let Some(other) = &want.more_than {
+        let m = other_image(obs, other)?.layers.len() as u64;
         ok &= n > m;
         expected.push(format!("more layers than `{other}` ({m})"));
-        actual.push_str(&format!(" ({:+} vs `{other}`)", n as i64 - m as i64));
+        actual[0].push_str(&format!(" ({:+} vs `{other}`)", n as i64 - m as i64));
     }
-    Ok(Finding::new(ok, "layers", expected.join(" and "), actual))
+    for (other, wanted) in [(&want.based_on, true), (&want.not_based_on, false)] {
+        let Some(other) = other else { continue };
+        let base = other_image(obs, other)?;
+        // Built on an image = that image's layers, in order, come first.
+        let on = image.layers.starts_with(&base.layers);
+        ok &= on == wanted;
+        let count = base.layers.len();
+        expected.push(if wanted {
+            format!("built on `{other}` (its {count} layers first)")
+        } else {
+            format!("not built on `{other}`")
+        });
+        actual.push(if on {
+            format!("built on `{other}`")
+        } else {
+            format!("not built on `{other}` (its first layers differ)")
+        });
+    }
+    Ok(Finding::new(
+        ok,
+        "layers",
+        expected.join(" and "),
+        actual.join(", "),
+    ))
 }
 
 /// `file`: the content of one file matches.
@@ -284,29 +303,34 @@ pub(super) fn config(want: &ConfigExpectation, image: &ImageFacts) -> Assessed {
     let mut expected = Vec::new();
     let mut actual = Vec::new();
     let mut ok = true;
-    let mut compare = |field: &str, e: String, a: String| {
-        if e != a {
-            ok = false;
-        }
+    // `same` says whether the values mean the same; the texts are shown.
+    let mut compare_as = |field: &str, same: bool, e: String, a: String| {
+        ok &= same;
         expected.push(format!("{field} {e}"));
         actual.push(format!("{field} {a}"));
     };
     if let Some(u) = &want.user {
-        compare("USER", quote(u), quote(&have.user));
+        compare_as("USER", u == &have.user, quote(u), quote(&have.user));
     }
     if let Some(w) = &want.workdir {
-        compare("WORKDIR", quote(w), quote(&have.workdir));
+        let same = directory(w) == directory(&have.workdir);
+        compare_as("WORKDIR", same, quote(w), quote(&have.workdir));
     }
-    if let Some(c) = &want.cmd {
-        compare("CMD", json_list(Some(c)), json_list(have.cmd.as_ref()));
+    for (field, want, have) in [
+        ("CMD", &want.cmd, &have.cmd),
+        ("ENTRYPOINT", &want.entrypoint, &have.entrypoint),
+    ] {
+        if let Some(w) = want {
+            let same = have
+                .as_ref()
+                .is_some_and(|h| command_meaning(w) == command_meaning(h));
+            compare_as(field, same, json_list(Some(w)), json_list(have.as_ref()));
+        }
     }
-    if let Some(e) = &want.entrypoint {
-        compare(
-            "ENTRYPOINT",
-            json_list(Some(e)),
-            json_list(have.entrypoint.as_ref()),
-        );
-    }
+    let mut compare = |field: &str, e: String, a: String| {
+        let same = e == a;
+        compare_as(field, same, e, a)
+    };
     for (k, v) in &want.env {
         let seen = have
             .env
@@ -344,6 +368,34 @@ pub(super) fn config(want: &ConfigExpectation, image: &ImageFacts) -> Assessed {
         expected.join(", "),
         actual.join(", "),
     ))
+}
+
+/// A WORKDIR as the folder it names: cleaned, and `/` when unset.
+fn directory(path: &str) -> String {
+    if path.is_empty() {
+        "/".to_string()
+    } else {
+        crate::dockerignore::clean(path)
+    }
+}
+
+/// What a CMD or ENTRYPOINT runs. The shell form of a plain command
+/// (`CMD ./run.sh --fast`, stored as `["/bin/sh", "-c", "./run.sh --fast"]`)
+/// runs the same program with the same arguments as the exec form
+/// `["./run.sh", "--fast"]`; anything with shell syntax (quotes, `$`, `;`,
+/// `|`, globs, redirections, `VAR=value`) is compared as written.
+fn command_meaning(list: &[String]) -> Vec<String> {
+    if let [sh, c, script] = list
+        && (sh == "/bin/sh" || sh == "sh")
+        && c == "-c"
+        && !script.trim().is_empty()
+        && script
+            .chars()
+            .all(|ch| ch.is_alphanumeric() || ch == ' ' || "-_./:,+@%".contains(ch))
+    {
+        return script.split_whitespace().map(str::to_string).collect();
+    }
+    list.to_vec()
 }
 
 fn json_list(v: Option<&Vec<String>>) -> String {

@@ -13,33 +13,24 @@ struct Field {
 
 /// `container`: every listed field of the container is as expected.
 pub(super) fn container(want: &ContainerExpectation, have: &ContainerFacts) -> Finding {
-    let mut fields = Vec::new();
-    let mut compare = |field: &str, e: String, a: String| {
-        fields.push(Field {
-            ok: e == a,
-            expected: format!("{field} {e}"),
-            actual: format!("{field} {a}"),
-        })
+    let compare = |field: &str, e: String, a: String| Field {
+        ok: e == a,
+        expected: format!("{field} {e}"),
+        actual: format!("{field} {a}"),
     };
+    let mut fields = Vec::new();
     if let Some(s) = &want.state {
-        compare("state", s.clone(), have.state.clone());
+        fields.push(compare("state", s.clone(), have.state.clone()));
     }
     if let Some(code) = want.exit_code {
-        compare(
+        fields.push(compare(
             "exit code",
             code.to_string(),
             have.exit_code.map_or("unknown".into(), |c| c.to_string()),
-        );
+        ));
     }
     if let Some(i) = &want.image {
-        // `hello-world` and `docker.io/library/hello-world:latest` name the
-        // same image; compare the short form.
-        let short = |s: &str| {
-            let s = s.strip_prefix("docker.io/").unwrap_or(s);
-            let s = s.strip_prefix("library/").unwrap_or(s);
-            s.strip_suffix(":latest").unwrap_or(s).to_string()
-        };
-        compare("image", quote(&short(i)), quote(&short(&have.image)));
+        fields.push(image(i, have));
     }
     if let Some(u) = &want.user {
         let shown = if have.user.is_empty() {
@@ -47,7 +38,7 @@ pub(super) fn container(want: &ContainerExpectation, have: &ContainerFacts) -> F
         } else {
             quote(&have.user)
         };
-        compare("user", quote(u), shown);
+        fields.push(compare("user", quote(u), shown));
     }
     fields.extend(want.mounts.iter().map(|m| mount(m, &have.mounts)));
     fields.extend(want.ports.iter().map(|p| port(p, &have.ports)));
@@ -65,6 +56,45 @@ pub(super) fn container(want: &ContainerExpectation, have: &ContainerFacts) -> F
             .collect::<Vec<_>>()
             .join(", "),
     )
+}
+
+/// The container ran the image `want` names. Identity, not spelling: a
+/// container started from the image's id, a digest, or
+/// `docker.io/library/hello-world:latest` ran the same image as one started
+/// as `hello-world`. When the daemon does not have the image `want` names,
+/// only the names can be compared (in their short form).
+fn image(want: &str, have: &ContainerFacts) -> Field {
+    let short = |s: &str| {
+        let s = s.strip_prefix("docker.io/").unwrap_or(s);
+        let s = s.strip_prefix("library/").unwrap_or(s);
+        s.strip_suffix(":latest").unwrap_or(s).to_string()
+    };
+    let started_as = quote(&short(&have.image));
+    match have.image_ids.get(want) {
+        Some(id) => Field {
+            ok: *id == have.image_id,
+            expected: format!("image {} ({})", quote(want), short_id(id)),
+            actual: if *id == have.image_id {
+                format!("image {started_as} (the same image)")
+            } else {
+                format!("image {started_as} ({})", short_id(&have.image_id))
+            },
+        },
+        None => Field {
+            ok: short(want) == short(&have.image),
+            expected: format!(
+                "image {} (not on the daemon: compared by name)",
+                quote(&short(want))
+            ),
+            actual: format!("image {started_as}"),
+        },
+    }
+}
+
+/// `sha256:0123456789ab`: enough of an id to tell images apart.
+fn short_id(id: &str) -> String {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    format!("sha256:{}", &hex[..hex.len().min(12)])
 }
 
 /// A mount at the expected target, of the expected kind, source and mode.

@@ -191,11 +191,7 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
         Assertion::Build(expect) => image::build(*expect, step),
         Assertion::Context { max } => image::context(*max, step),
         Assertion::Size(bounds) => image::size(bounds, image_of(step)?, obs),
-        Assertion::Layers {
-            min,
-            max,
-            more_than,
-        } => image::layers(*min, *max, more_than.as_deref(), image_of(step)?, obs),
+        Assertion::Layers(want) => image::layers(want, image_of(step)?, obs),
         Assertion::Files { present, absent } => image::files(present, absent, image_of(step)?),
         Assertion::File { path, matcher } => image::file(path, matcher, image_of(step)?),
         Assertion::Config(want) => image::config(want, image_of(step)?),

@@ -11,7 +11,7 @@ fn image(size: u64) -> ImageFacts {
     ImageFacts {
         id: "sha256:abc".into(),
         size,
-        layers: 2,
+        layers: vec!["sha256:a".into(), "sha256:b".into()],
         ..Default::default()
     }
 }
@@ -263,11 +263,12 @@ fn layers_bounds() {
     let out = evaluate(
         &check(
             "i",
-            vec![Assertion::Layers {
+            vec![Assertion::Layers(LayerExpectation {
                 min: Some(3),
                 max: None,
                 more_than: None,
-            }],
+                ..Default::default()
+            })],
         ),
         &o,
     );
@@ -278,11 +279,12 @@ fn layers_bounds() {
     let out = evaluate(
         &check(
             "i",
-            vec![Assertion::Layers {
+            vec![Assertion::Layers(LayerExpectation {
                 min: Some(2),
                 max: Some(2),
                 more_than: None,
-            }],
+                ..Default::default()
+            })],
         ),
         &o,
     );
@@ -531,11 +533,12 @@ fn build_expectations_and_context() {
     let out = evaluate(
         &check(
             "f",
-            vec![Assertion::Layers {
+            vec![Assertion::Layers(LayerExpectation {
                 min: Some(1),
                 max: None,
                 more_than: None,
-            }],
+                ..Default::default()
+            })],
         ),
         &o,
     );
@@ -593,17 +596,18 @@ fn several_assertions_report_every_failure() {
 #[test]
 fn layers_relative_to_another_step() {
     let mut more = image(1);
-    more.layers = 3;
+    more.layers.push("sha256:c".into());
     let o = obs(vec![with_image("i", image(1)), with_image("more", more)]);
     let rel = |step: &str, other: &str| {
         evaluate(
             &check(
                 step,
-                vec![Assertion::Layers {
+                vec![Assertion::Layers(LayerExpectation {
                     min: None,
                     max: None,
                     more_than: Some(other.into()),
-                }],
+                    ..Default::default()
+                })],
             ),
             &o,
         )
@@ -618,4 +622,134 @@ fn layers_relative_to_another_step() {
         out.message,
         "layers: expected more layers than `more` (3), got 2 layers (-1 vs `more`)"
     );
+}
+
+#[test]
+fn layers_tell_which_image_an_image_is_built_on() {
+    let base = image(100);
+    let mut on_base = image(150);
+    on_base.layers.push("sha256:c".into());
+    let mut elsewhere = image(90);
+    elsewhere.layers = vec!["sha256:z".into(), "sha256:c".into()];
+    let o = obs(vec![
+        with_image("base", base),
+        with_image("on", on_base),
+        with_image("elsewhere", elsewhere),
+    ]);
+    let based_on = |step: &str| {
+        evaluate(
+            &check(
+                step,
+                vec![Assertion::Layers(LayerExpectation {
+                    based_on: Some("base".into()),
+                    ..Default::default()
+                })],
+            ),
+            &o,
+        )
+    };
+    assert_eq!(based_on("on").status, Status::Passed);
+    assert_eq!(
+        based_on("base").status,
+        Status::Passed,
+        "an image is built on itself"
+    );
+    let other = based_on("elsewhere");
+    assert_eq!(other.status, Status::Failed);
+    assert_eq!(
+        other.message,
+        "layers: expected built on `base` (its 2 layers first), got 2 layers, not built on `base` (its first layers differ)"
+    );
+    let not_on = evaluate(
+        &check(
+            "on",
+            vec![Assertion::Layers(LayerExpectation {
+                not_based_on: Some("base".into()),
+                ..Default::default()
+            })],
+        ),
+        &o,
+    );
+    assert_eq!(not_on.status, Status::Failed);
+}
+
+#[test]
+fn config_compares_folders_and_commands_by_meaning() {
+    let mut img = image(1);
+    img.config.workdir = "/software/".into();
+    img.config.cmd = Some(vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "./docker_tutorial/hello.sh --loud".into(),
+    ]);
+    let o = obs(vec![with_image("i", img)]);
+    let same = ConfigExpectation {
+        workdir: Some("/software".into()),
+        cmd: Some(vec!["./docker_tutorial/hello.sh".into(), "--loud".into()]),
+        ..Default::default()
+    };
+    let out = evaluate(&check("i", vec![Assertion::Config(same)]), &o);
+    assert_eq!(out.status, Status::Passed, "{}", out.message);
+
+    // Shell syntax is compared as written: `$HOME` is not a plain word.
+    let mut img = image(1);
+    img.config.cmd = Some(vec!["/bin/sh".into(), "-c".into(), "echo $HOME".into()]);
+    let o = obs(vec![with_image("i", img)]);
+    let exec = ConfigExpectation {
+        cmd: Some(vec!["echo".into(), "$HOME".into()]),
+        ..Default::default()
+    };
+    let out = evaluate(&check("i", vec![Assertion::Config(exec)]), &o);
+    assert_eq!(out.status, Status::Failed);
+
+    // An unset WORKDIR is the root folder.
+    let o = obs(vec![with_image("i", image(1))]);
+    let root = ConfigExpectation {
+        workdir: Some("/".into()),
+        ..Default::default()
+    };
+    let out = evaluate(&check("i", vec![Assertion::Config(root)]), &o);
+    assert_eq!(out.status, Status::Passed, "{}", out.message);
+}
+
+#[test]
+fn a_live_container_ran_an_image_whatever_name_it_was_started_by() {
+    let started = |image: &str, id: &str| {
+        let mut s = done("c");
+        s.container = Some(ContainerFacts {
+            name: "hello".into(),
+            state: "exited".into(),
+            exit_code: Some(0),
+            image: image.into(),
+            image_id: id.into(),
+            image_ids: BTreeMap::from([("hello-world".into(), "sha256:aaaa".into())]),
+            ..Default::default()
+        });
+        obs(vec![s])
+    };
+    let want = Assertion::Container(ContainerExpectation {
+        image: Some("hello-world".into()),
+        ..Default::default()
+    });
+    for name in [
+        "sha256:aaaa",
+        "docker.io/library/hello-world:latest",
+        "aaaa",
+    ] {
+        let out = evaluate(
+            &check("c", vec![want.clone()]),
+            &started(name, "sha256:aaaa"),
+        );
+        assert_eq!(out.status, Status::Passed, "{name}: {}", out.message);
+    }
+    let other = evaluate(
+        &check("c", vec![want]),
+        &started("hello-world", "sha256:bbbb"),
+    );
+    assert_eq!(
+        other.status,
+        Status::Failed,
+        "a retagged other image is not hello-world"
+    );
+    assert!(other.actual.is_some_and(|a| a.contains("sha256:bbbb")));
 }

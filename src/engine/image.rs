@@ -27,6 +27,11 @@ impl Engine {
         }
     }
 
+    /// The id of the image `reference` names, if the daemon has it.
+    pub async fn image_id(&self, reference: &str) -> Result<Option<String>, StepError> {
+        Ok(self.find_image(reference).await?.and_then(|i| i.0.id))
+    }
+
     /// Pulls `reference` from its registry; the error says why not.
     pub async fn pull_image(&self, reference: &str) -> Result<(), String> {
         let options = CreateImageOptionsBuilder::default()
@@ -72,10 +77,7 @@ fn facts_of(inspect: ImageInspect) -> ImageFacts {
     ImageFacts {
         id: inspect.id.unwrap_or_default(),
         size: inspect.size.unwrap_or(0).max(0) as u64,
-        layers: inspect
-            .root_fs
-            .and_then(|r| r.layers)
-            .map_or(0, |l| l.len() as u64),
+        layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),
         config: ImageConfig {
             user: config.user.unwrap_or_default(),
             workdir: config.working_dir.unwrap_or_default(),

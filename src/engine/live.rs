@@ -37,6 +37,8 @@ impl Engine {
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
             exit_code: state.exit_code,
             image: config.image.unwrap_or_default(),
+            image_id: inspect.image.unwrap_or_default(),
+            image_ids: Default::default(),
             user: config.user.unwrap_or_default(),
             mounts: inspect
                 .mounts

@@ -245,7 +245,9 @@ async fn run_step(
     let started = Instant::now();
     let mut o = StepObservation::new(&planned.step.name, StepStatus::Done);
     match &planned.step.kind {
-        StepKind::Container { name } => live::container_step(engine, name, &mut o).await,
+        StepKind::Container { name } => {
+            live::container_step(engine, name, &planned.probe, &mut o).await
+        }
         StepKind::Image { reference, pull } => {
             image::image_step(engine, reference, *pull, &planned.probe, &mut o).await
         }
@@ -356,7 +358,7 @@ fn summarize(o: &StepObservation, planned: &PlannedStep) -> StepSummary {
         message: o.status.reason().map(str::to_string),
         image_id: o.image.as_ref().map(|i| i.id.clone()),
         size: o.image.as_ref().map(|i| i.size),
-        layers: o.image.as_ref().map(|i| i.layers),
+        layers: o.image.as_ref().map(|i| i.layers.len() as u64),
         exit_code: o.run.as_ref().and_then(|r| r.exit_code),
         context_bytes: o.build.as_ref().and_then(|b| b.context_bytes),
         stdout_dropped: o.run.as_ref().map(|r| r.stdout_dropped),

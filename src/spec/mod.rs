@@ -298,12 +298,7 @@ pub struct Check {
 pub enum Assertion {
     Build(BuildExpectation),
     Size(SizeBounds),
-    /// `more_than`: strictly more layers than the image of that step.
-    Layers {
-        min: Option<u64>,
-        max: Option<u64>,
-        more_than: Option<String>,
-    },
+    Layers(LayerExpectation),
     Files {
         present: Vec<FileExpectation>,
         absent: Vec<String>,
@@ -415,7 +410,7 @@ impl Assertion {
         match self {
             Assertion::Build(_) => AssertionKind::Build,
             Assertion::Size(_) => AssertionKind::Size,
-            Assertion::Layers { .. } => AssertionKind::Layers,
+            Assertion::Layers(_) => AssertionKind::Layers,
             Assertion::Files { .. } => AssertionKind::Files,
             Assertion::File { .. } => AssertionKind::File,
             Assertion::Config(_) => AssertionKind::Config,
@@ -427,6 +422,19 @@ impl Assertion {
             Assertion::Container(_) => AssertionKind::Container,
         }
     }
+}
+
+/// What an image's layers must be; every bound given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerExpectation {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    /// Strictly more layers than the image of that step.
+    pub more_than: Option<String>,
+    /// The image is built on the image of that step: its layers come first.
+    pub based_on: Option<String>,
+    /// The image is not built on the image of that step.
+    pub not_based_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use super::reader::{Diagnostics, Entry, Table};
 use crate::observation::FileType;
 use crate::spec::{
     Assertion, ConfigExpectation, ContainerExpectation, ExitExpectation, FileExpectation,
-    MountExpectation, PortExpectation, SizeBounds, Step, TextMatcher, UserExpectation,
+    LayerExpectation, MountExpectation, PortExpectation, SizeBounds, Step, TextMatcher,
+    UserExpectation,
 };
 
 pub(super) fn size_bounds(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Option<SizeBounds> {
@@ -89,34 +90,40 @@ pub(super) fn size_bounds(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> 
     ok.then_some(bounds)
 }
 
-/// `layers = { min, max, more_than }`.
+/// `layers = { min, max, more_than, based_on, not_based_on }`.
 pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Option<Assertion> {
     let t = f.table(diag)?;
-    t.only(diag, &["min", "max", "more_than"]);
-    let min = t.entry("min").and_then(|f| f.unsigned(diag));
-    let max = t.entry("max").and_then(|f| f.unsigned(diag));
-    let more_than = match t.entry("more_than") {
-        None => None,
-        Some(m) => {
-            let name = m.string(diag)?;
-            match steps.iter().find(|s| s.name == name) {
-                Some(s) if s.kind.yields_image() => Some(name),
-                _ => {
-                    m.invalid(diag, format!("no build or image step named {name:?}"));
-                    return None;
-                }
+    t.only(
+        diag,
+        &["min", "max", "more_than", "based_on", "not_based_on"],
+    );
+    let before = diag.count();
+    let image_step = |key: &str, diag: &mut Diagnostics| -> Option<String> {
+        let m = t.entry(key)?;
+        let name = m.string(diag)?;
+        match steps.iter().find(|s| s.name == name) {
+            Some(s) if s.kind.yields_image() => Some(name),
+            _ => {
+                m.invalid(diag, format!("no build or image step named {name:?}"));
+                None
             }
         }
     };
-    if min.is_none() && max.is_none() && more_than.is_none() {
-        f.invalid(diag, "`layers` needs `min`, `max` or `more_than`");
+    let want = LayerExpectation {
+        more_than: image_step("more_than", diag),
+        based_on: image_step("based_on", diag),
+        not_based_on: image_step("not_based_on", diag),
+        min: t.entry("min").and_then(|f| f.unsigned(diag)),
+        max: t.entry("max").and_then(|f| f.unsigned(diag)),
+    };
+    if t.table.is_empty() {
+        f.invalid(
+            diag,
+            "`layers` needs `min`, `max`, `more_than`, `based_on` or `not_based_on`",
+        );
         return None;
     }
-    Some(Assertion::Layers {
-        min,
-        max,
-        more_than,
-    })
+    (diag.count() == before).then_some(Assertion::Layers(want))
 }
 
 /// `file = { path, equals | contains | not_contains | matches }`.

@@ -351,11 +351,12 @@ impl<'a, 'i> Entry<'a, 'i> {
         }
     }
 
-    /// An absolute path inside a container.
+    /// An absolute path inside a container, cleaned: `/software/`,
+    /// `/software/.` and `//software` all mean `/software`.
     pub(super) fn container_path(&self, diag: &mut Diagnostics) -> Option<String> {
         let raw = self.string(diag)?;
         if raw.starts_with('/') {
-            Some(raw)
+            Some(crate::dockerignore::clean(&raw))
         } else {
             self.invalid(
                 diag,

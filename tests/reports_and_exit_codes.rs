@@ -194,5 +194,5 @@ fn list_shows_sections_and_points_and_lint_accepts_good_specs() {
         .arg("lint")
         .assert()
         .code(0)
-        .stdout("2 exercise spec(s) OK\n");
+        .stdout("2 exercise spec(s) OK, 0 warning(s)\n");
 }

@@ -165,3 +165,33 @@ exit_code = 0
         "{rendered}"
     );
 }
+
+#[test]
+fn lint_warns_when_a_check_would_hear_the_images_entrypoint() {
+    let text = r#"id = "x"
+title = "x"
+[[steps]]
+name = "r"
+run = { image = "busybox:1.35", cmd = ["id", "-u"], keep_entrypoint = true }
+[[checks]]
+name = "uid"
+step = "r"
+stdout = { equals = "1000" }
+"#;
+    let ex = parse_exercise("exercises/x.toml", text).expect("allowed");
+    assert_eq!(ex.warnings.len(), 1);
+    let rendered = ex.warnings[0].render_as("warning");
+    assert!(
+        rendered.starts_with(
+            "warning: exercises/x.toml:6:1: checks[0]: step `r` keeps the image's ENTRYPOINT"
+        ),
+        "{rendered}"
+    );
+    let quiet = text.replace(", keep_entrypoint = true", "");
+    assert!(
+        parse_exercise("exercises/x.toml", &quiet)
+            .expect("parses")
+            .warnings
+            .is_empty()
+    );
+}

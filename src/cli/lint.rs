@@ -12,6 +12,14 @@ pub(super) fn run(files: &[PathBuf], dir: &Path) -> Result<i32, Error> {
     } else {
         catalog::load_files(files)?
     };
-    println!("{} exercise spec(s) OK", exercises.len());
+    let warnings: Vec<_> = exercises.iter().flat_map(|e| &e.warnings).collect();
+    for w in &warnings {
+        eprint!("{}", w.render_as("warning"));
+    }
+    println!(
+        "{} exercise spec(s) OK, {} warning(s)",
+        exercises.len(),
+        warnings.len()
+    );
     Ok(exit::SUCCESS)
 }

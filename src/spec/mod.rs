@@ -39,6 +39,8 @@ pub struct Exercise {
     /// whoever loads the spec from disk: parsing does no I/O.
     pub files: Option<std::path::PathBuf>,
     pub mode: Mode,
+    /// What the spec allows but is likely a mistake (`lint` shows these).
+    pub warnings: Vec<SpecError>,
 }
 
 /// What an exercise grades.
@@ -527,7 +529,12 @@ impl fmt::Display for SpecError {
 impl SpecError {
     /// The error with the offending line and a caret under the column.
     pub fn render(&self) -> String {
-        let mut out = format!("error: {self}\n");
+        self.render_as("error")
+    }
+
+    /// Like [`SpecError::render`], introduced as `kind` (`warning`…).
+    pub fn render_as(&self, kind: &str) -> String {
+        let mut out = format!("{kind}: {self}\n");
         if !self.source_line.is_empty() {
             let gutter = self.line.to_string().len();
             out.push_str(&format!("{:gutter$} |\n", ""));

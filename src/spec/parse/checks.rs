@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::assertions;
 use super::reader::{Diagnostics, Entry, Table, required_string, table_array};
-use crate::spec::{Assertion, AssertionKind, BuildExpectation, Check, Step, StepType};
+use crate::spec::{Assertion, AssertionKind, BuildExpectation, Check, Step, StepKind, StepType};
 
 /// Every check, or `None` when any of them has an error.
 pub(super) fn checks(
@@ -46,6 +46,9 @@ pub(super) fn checks(
                 format!("a check needs at least one assertion: {}", keys.join(", ")),
             );
         }
+        if let Some(step) = step {
+            warn_about_entrypoint(diag, t, step, &assertions);
+        }
         if let (Some(name), Some(step), Some(points)) = (name, step, points) {
             out.push(Check {
                 name,
@@ -57,6 +60,31 @@ pub(super) fn checks(
         }
     }
     (diag.count() == before).then_some(out)
+}
+
+/// A check on what a command did, run through the image's ENTRYPOINT,
+/// hears the ENTRYPOINT: a script of the student's that can answer
+/// anything. Allowed (an exercise may be about the ENTRYPOINT), but said.
+fn warn_about_entrypoint(diag: &mut Diagnostics, t: &Table, step: &Step, assertions: &[Assertion]) {
+    let StepKind::Run(run) = &step.kind else {
+        return;
+    };
+    let hears_the_command = assertions.iter().any(|a| {
+        matches!(
+            a,
+            Assertion::ExitCode(_) | Assertion::Stdout(_) | Assertion::Stderr(_)
+        )
+    });
+    if run.keep_entrypoint && run.cmd.is_some() && hears_the_command {
+        diag.warn(
+            t.span.clone(),
+            &t.path,
+            format!(
+                "step `{}` keeps the image's ENTRYPOINT: this check hears the ENTRYPOINT, which the submission controls, not `cmd` alone",
+                step.name
+            ),
+        );
+    }
 }
 
 /// `step`: the step the check looks at, which must exist.

@@ -64,6 +64,7 @@ pub(super) fn exercise(diag: &mut Diagnostics, root: &Table) -> Option<Exercise>
         fixtures: fixtures(diag, root)?,
         files: None,
         mode: mode?,
+        warnings: Vec::new(),
     })
 }
 

@@ -39,7 +39,10 @@ pub fn parse_exercise(file: &str, text: &str) -> Result<Exercise, Vec<SpecError>
     };
     let mut errors = diag.errors;
     match exercise {
-        Some(ex) if errors.is_empty() => Ok(ex),
+        Some(mut ex) if errors.is_empty() => {
+            ex.warnings = diag.warnings;
+            Ok(ex)
+        }
         _ => {
             errors.sort_by_key(|e| (e.line, e.column));
             errors.dedup();

@@ -21,6 +21,8 @@ pub(super) struct Diagnostics<'s> {
     pub(super) file: &'s str,
     text: &'s str,
     pub(super) errors: Vec<SpecError>,
+    /// What is allowed but likely a mistake; `lint` shows these.
+    pub(super) warnings: Vec<SpecError>,
 }
 
 impl<'s> Diagnostics<'s> {
@@ -29,6 +31,7 @@ impl<'s> Diagnostics<'s> {
             file,
             text,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -38,8 +41,20 @@ impl<'s> Diagnostics<'s> {
         self.errors.len()
     }
 
+    /// Records a warning at the start of `span`, for the key at `key`.
+    pub(super) fn warn(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        let warning = self.locate(span, key, message.into());
+        self.warnings.push(warning);
+    }
+
     /// Records `message` at the start of `span`, for the key at `key`.
     pub(super) fn error(&mut self, span: Range<usize>, key: &str, message: impl Into<String>) {
+        let error = self.locate(span, key, message.into());
+        self.errors.push(error);
+    }
+
+    /// `message` about the key at `key`, placed at the start of `span`.
+    fn locate(&self, span: Range<usize>, key: &str, message: String) -> SpecError {
         let offset = span.start.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
@@ -50,14 +65,14 @@ impl<'s> Diagnostics<'s> {
             .next()
             .unwrap_or("")
             .to_string();
-        self.errors.push(SpecError {
+        SpecError {
             file: self.file.to_string(),
             line,
             column,
             key: key.to_string(),
-            message: message.into(),
+            message,
             source_line,
-        });
+        }
     }
 }
 

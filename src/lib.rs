@@ -30,6 +30,7 @@ pub mod cli;
 pub mod spec;
 
 mod check;
+mod dockerfile;
 mod dockerignore;
 mod doctor;
 mod engine;

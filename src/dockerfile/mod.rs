@@ -31,7 +31,6 @@
 //! Hostile input: nothing here panics or recurses without a bound, and work is
 //! linear in the text: the evaluation has a budget proportional to the text's
 //! length and stops with [`TooMuchWork`] past it.
-#![allow(dead_code)] // Removed when the runner refuses remote sources with it.
 
 mod eval;
 mod json;
@@ -42,12 +41,7 @@ mod split;
 
 use std::fmt;
 
-// The runner's entry points; unused until it calls them (as dead_code above).
-#[allow(unused_imports)]
-pub(crate) use eval::{
-    Base, CopyFrom, Evaluation, RemoteKind, RemoteSource, ResolvedCopy, ResolvedStage, TooMuchWork,
-    evaluate, remote_sources,
-};
+pub(crate) use eval::{RemoteKind, remote_sources};
 
 /// Docker's default escape character, used until `# escape=` says otherwise.
 pub(crate) const DEFAULT_ESCAPE: char = '\\';

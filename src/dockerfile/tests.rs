@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::eval::{Base, CopyFrom, Evaluation, RemoteSource, TooMuchWork, evaluate};
 use super::json::{JsonArray, parse_json_array};
 use super::lex::{Budget, LexError, Vars, expand};
 use super::*;

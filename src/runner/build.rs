@@ -39,6 +39,22 @@ pub(super) async fn build_step(
     let Some(ctx) = collect(roots, build, o).await else {
         return;
     };
+    match super::remote::refused(engine, ex, build, &ctx).await {
+        Ok(None) => {}
+        Ok(Some(why)) => {
+            o.build = Some(BuildFacts {
+                succeeded: false,
+                error: Some(why.clone()),
+                ..Default::default()
+            });
+            o.status = StepStatus::Failed(format!("build not attempted: {why}"));
+            return;
+        }
+        Err(e) => {
+            o.status = super::status_of(e);
+            return;
+        }
+    }
     let request = BuildRequest {
         tag: planned.tag.clone().unwrap_or_default(),
         target: build.target.clone(),

@@ -10,6 +10,7 @@
 mod build;
 mod image;
 mod live;
+mod remote;
 mod run;
 
 use std::path::PathBuf;

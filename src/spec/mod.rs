@@ -207,6 +207,12 @@ pub struct BuildStep {
     pub limits: Limits,
     /// Largest build context sent; checked before anything is sent.
     pub max_context: u64,
+    /// URLs (by prefix) that the Dockerfile's `ADD` may fetch: the daemon
+    /// fetches them from the grading machine's own network.
+    pub allow_urls: Vec<String>,
+    /// Images the Dockerfile may name that the daemon does not have (and
+    /// would pull); the exercise's `image` steps are allowed too.
+    pub allow_images: Vec<String>,
 }
 
 impl BuildStep {

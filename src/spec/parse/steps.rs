@@ -159,8 +159,11 @@ fn build_step(diag: &mut Diagnostics, b: &Table) -> Option<StepKind> {
             "timeout",
             "limits",
             "max_context",
+            "allow_urls",
+            "allow_images",
         ],
     );
+    let (allow_urls, allow_images) = remote_allowed(diag, b);
     let dockerfile = match b.entry("dockerfile") {
         Some(f) => f.rel_path(diag),
         None => RelPath::new("Dockerfile"),
@@ -215,7 +218,32 @@ fn build_step(diag: &mut Diagnostics, b: &Table) -> Option<StepKind> {
         timeout: timeout?,
         limits: limits?,
         max_context: max_context?,
+        allow_urls,
+        allow_images,
     }))
+}
+
+/// `allow_urls` (prefixes of URLs `ADD` may fetch) and `allow_images`
+/// (images the Dockerfile may name that the daemon may have to pull).
+fn remote_allowed(diag: &mut Diagnostics, b: &Table) -> (Vec<String>, Vec<String>) {
+    let mut urls = Vec::new();
+    if let Some(items) = b.entry("allow_urls").and_then(|f| f.array(diag)) {
+        for item in items {
+            let Some(url) = item.string(diag) else {
+                continue;
+            };
+            if url.starts_with("https://") || url.starts_with("http://") {
+                urls.push(url);
+            } else {
+                item.invalid(diag, format!("{url:?} is not an http:// or https:// URL"));
+            }
+        }
+    }
+    let images = b
+        .entry("allow_images")
+        .and_then(|f| f.string_array(diag))
+        .unwrap_or_default();
+    (urls, images)
 }
 
 fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepKind> {

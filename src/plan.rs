@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names::image_tag;
-use crate::spec::{Assertion, Exercise, ImageSource, Step, StepKind, UserExpectation};
+use crate::spec::{Assertion, BuildStep, Exercise, ImageSource, Step, StepKind, UserExpectation};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -19,8 +19,13 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub struct PlannedStep {
     pub step: Step,
-    /// Indices (into `Plan::steps`) that must finish first.
+    /// Indices (into `Plan::steps`) that must finish, and succeed, first.
     pub needs: Vec<usize>,
+    /// Indices that must finish first, however they end: a build of the
+    /// same Dockerfile as an earlier one waits for it, so it reuses its
+    /// layers from the cache instead of building them again (a second apt
+    /// install, and layers that differ by their timestamps).
+    pub after: Vec<usize>,
     /// For builds: the tag dockgrade gives the image.
     pub tag: Option<String>,
     /// What to look at in the step's image (or, for runs, container).
@@ -84,9 +89,19 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
             };
             let tag = matches!(step.kind, StepKind::Build(_))
                 .then(|| image_tag(run_id, &exercise.id, &step.name));
+            let after = match &step.kind {
+                StepKind::Build(build) => exercise.steps[..i]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| matches!(&s.kind, StepKind::Build(b) if same_source(b, build)))
+                    .map(|(j, _)| j)
+                    .collect(),
+                _ => Vec::new(),
+            };
             PlannedStep {
                 step: step.clone(),
                 needs,
+                after,
                 tag,
                 probe: Probe::default(),
             }
@@ -129,7 +144,13 @@ impl Plan {
         for (i, s) in self.steps.iter().enumerate() {
             // Needs always point backwards (the spec only lets a step use
             // earlier ones), so one forward pass settles every level.
-            level[i] = s.needs.iter().map(|&n| level[n] + 1).max().unwrap_or(0);
+            level[i] = s
+                .needs
+                .iter()
+                .chain(&s.after)
+                .map(|&n| level[n] + 1)
+                .max()
+                .unwrap_or(0);
         }
         let depth = level.iter().copied().max().map_or(0, |m| m + 1);
         let mut waves = vec![Vec::new(); depth];
@@ -138,6 +159,11 @@ impl Plan {
         }
         waves
     }
+}
+
+/// Two builds read the same Dockerfile from the same files.
+fn same_source(a: &BuildStep, b: &BuildStep) -> bool {
+    a.from == b.from && a.dockerfile == b.dockerfile && a.context == b.context
 }
 
 #[cfg(test)]
@@ -223,5 +249,34 @@ user = { not_root = true }
         let p = demo();
         assert_eq!(p.steps[1].tag.as_deref(), Some("dockgrade:r1-demo-final"));
         assert_eq!(p.steps[0].tag, None);
+    }
+
+    #[test]
+    fn builds_of_one_dockerfile_follow_each_other_without_blocking() {
+        let spec = r#"
+id = "multi"
+title = "Multi"
+[[steps]]
+name = "final"
+build = { dockerfile = "Dockerfile" }
+[[steps]]
+name = "downloader"
+build = { dockerfile = "Dockerfile", target = "downloader" }
+[[steps]]
+name = "other"
+build = { dockerfile = "Dockerfile.other" }
+[[checks]]
+name = "c"
+step = "final"
+build = "succeeds"
+"#;
+        let p = plan(&parse_exercise("multi.toml", spec).expect("parses"), "r");
+        assert_eq!(p.steps[1].after, vec![0]);
+        assert!(
+            p.steps[1].needs.is_empty(),
+            "a failed final build must not skip the target"
+        );
+        assert!(p.steps[2].after.is_empty());
+        assert_eq!(p.waves(), vec![vec![0, 2], vec![1]]);
     }
 }

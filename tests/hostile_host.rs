@@ -66,10 +66,17 @@ fn refused(dockerfile: &str, expected: &str) {
     let message = builds["message"].as_str().expect("message");
     let expected = expected.replace("PORT", &port.to_string());
     assert!(message.contains(&expected), "{message}");
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "the host's service was asked");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the host's service was asked"
+    );
     let junit = std::fs::read_to_string(&junit).expect("junit");
     for output in [stdout.as_str(), &report.to_string(), &junit] {
-        assert!(!output.contains(SECRET), "the host's secret leaked: {output}");
+        assert!(
+            !output.contains(SECRET),
+            "the host's secret leaked: {output}"
+        );
     }
 }
 

@@ -73,11 +73,15 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
     }
     for (other, wanted) in [(&want.based_on, true), (&want.not_based_on, false)] {
         let Some(other) = other else { continue };
-        let base = other_image(obs, other)?;
-        // Built on an image = that image's layers, in order, come first.
-        let on = image.layers.starts_with(&base.layers);
+        let on = match other_image(obs, other) {
+            // Built on an image = that image's layers, in order, come first.
+            Ok(base) => image.layers.starts_with(&base.layers),
+            // An image that could not be made is one nothing is built on.
+            Err((Status::Failed | Status::Skipped, _)) if !wanted => false,
+            Err(e) => return Err(e),
+        };
+        let count = other_image(obs, other).map_or(0, |b| b.layers.len());
         ok &= on == wanted;
-        let count = base.layers.len();
         expected.push(if wanted {
             format!("built on `{other}` (its {count} layers first)")
         } else {

@@ -139,6 +139,7 @@ fn dockgrade_sends_the_same_context_as_docker_build() {
                 &ws.path("sub"),
                 &dockgrade::spec::RelPath::new(".").expect("root"),
                 &dockgrade::spec::RelPath::new("Dockerfile").expect("path"),
+                u64::MAX,
             )
             .map(|ctx| ctx.names())
             .unwrap_or_default();

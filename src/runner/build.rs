@@ -1,5 +1,6 @@
-//! Build steps: collect the context (refusing what must not be sent),
-//! check its size before sending a byte, build, and inspect the image.
+//! Build steps: collect the context (refusing what must not be sent, and
+//! stopping as soon as it is over the step's `max_context`, before a byte is
+//! sent), build, and inspect the image.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,6 @@ use crate::event::Event;
 use crate::observation::{BuildFacts, StepObservation, StepStatus};
 use crate::plan::PlannedStep;
 use crate::spec::{BuildSource, BuildStep, Exercise};
-use crate::units::format_size;
 
 /// Builds the image of a `build` step and observes it.
 pub(super) async fn build_step(
@@ -99,16 +99,14 @@ async fn collect(
     o: &mut StepObservation,
 ) -> Option<BuildContext> {
     let (ctx_rel, file_rel) = (build.context.clone(), build.dockerfile.clone());
+    let max = build.max_context;
     let collected = tokio::task::spawn_blocking(move || {
         let roots: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
-        build_context::collect_layered(&roots, &ctx_rel, &file_rel)
+        build_context::collect_layered(&roots, &ctx_rel, &file_rel, max)
     })
     .await;
     let refused = match collected {
-        Ok(Ok(ctx)) => match too_large(&ctx, build.max_context) {
-            None => return Some(ctx),
-            Some(message) => message,
-        },
+        Ok(Ok(ctx)) => return Some(ctx),
         Ok(Err(e)) => e.to_string(),
         Err(e) => {
             o.status = StepStatus::Error(format!("reading the build context: {e}"));
@@ -122,31 +120,4 @@ async fn collect(
     });
     o.status = StepStatus::Failed(format!("build not attempted: {refused}"));
     None
-}
-
-/// Why a context over `max` bytes is not sent. The cap is checked before a
-/// byte is sent: a 1 GB file in the folder must not reach the daemon, nor
-/// cost the time to send it.
-fn too_large(ctx: &BuildContext, max: u64) -> Option<String> {
-    if ctx.content_bytes <= max {
-        return None;
-    }
-    let biggest: Vec<String> = ctx
-        .largest(3)
-        .iter()
-        .map(|e| {
-            format!(
-                "{} ({})",
-                String::from_utf8_lossy(&e.name),
-                format_size(e.size)
-            )
-        })
-        .collect();
-    Some(format!(
-        "the build context is {}, over the {} limit; the biggest files are {}. \
-         List what the image does not need in .dockerignore, or build from a folder without it",
-        format_size(ctx.content_bytes),
-        format_size(max),
-        biggest.join(", ")
-    ))
 }

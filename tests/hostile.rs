@@ -121,7 +121,7 @@ fn fork_bomb_is_held_by_the_pids_limit() {
         "FROM busybox:1.35\nCMD [\"sh\", \"-c\", \"bomb() { bomb | bomb & }; bomb; sleep 60\"]\n",
     );
     let g = grade(&ws, "fork bomb");
-    assert_eq!(g.code, 1);
+    assert_eq!(g.code, 1, "{:#}", g.report);
     assert_eq!(message(&g, "says hello"), "timed out after 10s");
 }
 

@@ -41,15 +41,7 @@ pub(super) async fn build_step(
     };
     match super::remote::refused(engine, ex, build, &ctx).await {
         Ok(None) => {}
-        Ok(Some(why)) => {
-            o.build = Some(BuildFacts {
-                succeeded: false,
-                error: Some(why.clone()),
-                ..Default::default()
-            });
-            o.status = StepStatus::Failed(format!("build not attempted: {why}"));
-            return;
-        }
+        Ok(Some(why)) => return not_attempted(o, why),
         Err(e) => {
             o.status = super::status_of(e);
             return;
@@ -105,19 +97,20 @@ async fn collect(
         build_context::collect_layered(&roots, &ctx_rel, &file_rel, max)
     })
     .await;
-    let refused = match collected {
+    match collected {
         Ok(Ok(ctx)) => return Some(ctx),
-        Ok(Err(e)) => e.to_string(),
-        Err(e) => {
-            o.status = StepStatus::Error(format!("reading the build context: {e}"));
-            return None;
-        }
-    };
+        Ok(Err(e)) => not_attempted(o, e.to_string()),
+        Err(e) => o.status = StepStatus::Error(format!("reading the build context: {e}")),
+    }
+    None
+}
+
+/// The submission made the build impossible before it started.
+fn not_attempted(o: &mut StepObservation, why: String) {
+    o.status = StepStatus::Failed(format!("build not attempted: {why}"));
     o.build = Some(BuildFacts {
         succeeded: false,
-        error: Some(refused.clone()),
+        error: Some(why),
         ..Default::default()
     });
-    o.status = StepStatus::Failed(format!("build not attempted: {refused}"));
-    None
 }

@@ -38,6 +38,7 @@ mod exit;
 mod names;
 mod observation;
 mod plan;
+mod replay;
 mod report;
 mod runner;
 mod sandbox;

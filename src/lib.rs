@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod cli;
 pub mod spec;
 
+mod build_output;
 mod check;
 mod dockerfile;
 mod dockerignore;
@@ -41,6 +42,7 @@ mod names;
 mod observation;
 mod owner;
 mod plan;
+mod replay;
 mod report;
 mod runner;
 mod sandbox;

@@ -5,7 +5,9 @@
 //! must fail exactly the checks its `expect.toml` lists and pass the rest. A
 //! check that no wrong case makes fail is reported too: a check that cannot
 //! fail is a defect of the course. Grading goes through the same runner as
-//! `check`; this module only compares outcomes with expectations and reports.
+//! `check`; this module only compares outcomes with expectations and reports,
+//! and replays a live case's commands through the labelling proxy of
+//! [`crate::replay`], so that only what they created is removed afterwards.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -14,9 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Status;
-use crate::engine::{Engine, EngineError, Snapshot};
+use crate::engine::{self, Engine, EngineError};
 use crate::event::ExerciseResult;
 use crate::exit;
+use crate::replay::{Proxy, Recorded};
 use crate::runner::{self, RunOptions};
 use crate::signal::Signal;
 use crate::spec::{Exercise, Mode};
@@ -28,7 +31,8 @@ pub(crate) enum ValidateError {
     /// live case without its commands.
     #[error("{0}")]
     Course(String),
-    /// The daemon failed between cases (snapshots for live cases).
+    /// The daemon cannot be reached as a live case's replay must reach it,
+    /// or cannot list what a replay left.
     #[error(transparent)]
     Daemon(#[from] EngineError),
     /// A live case's commands could not be run to their end.
@@ -265,8 +269,9 @@ pub(crate) async fn validate(
 }
 
 /// Grades one case with the same runner as `check`. A live exercise grades
-/// what the student typed: its commands are replayed first, and whatever
-/// they created is removed afterwards.
+/// what the student typed: its commands are replayed first, and what they
+/// created is removed afterwards, also when they could not be run to their
+/// end.
 async fn grade_case(
     engine: &Engine,
     ex: &Exercise,
@@ -274,8 +279,16 @@ async fn grade_case(
     solutions: &Path,
     jobs: usize,
 ) -> Result<Option<ExerciseResult>, ValidateError> {
-    let before = match ex.mode {
-        Mode::Live => Some(replay(engine, &case.dir, solutions).await?),
+    let replayed = match ex.mode {
+        Mode::Live => {
+            let (recorded, outcome) = replay(engine.run_id(), &case.dir, solutions).await;
+            if let Err(e) = outcome {
+                // The replay's own failure is the one to report.
+                let _ = tidy(engine, &recorded).await;
+                return Err(e);
+            }
+            Some(recorded)
+        }
         Mode::Check => None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -287,27 +300,60 @@ async fn grade_case(
     let graded = runner::run(engine, std::slice::from_ref(ex), &options, &tx).await;
     drop(tx);
     let _ = drain.await;
-    if let Some(before) = &before {
-        let removed = engine.remove_since(before).await;
-        for f in removed.failures {
-            tracing::warn!("could not remove what commands.sh created: {f}");
-        }
+    if let Some(recorded) = &replayed {
+        tidy(engine, recorded).await?;
     }
     Ok(graded.into_iter().next())
 }
 
+/// Removes what a replay created: everything the proxy labelled with the
+/// run's id (the runner's own cleanup after grading removed most of it
+/// already), then the tags it added to images that are not ours, and what
+/// its builds left that could carry no label. A daemon that cannot list
+/// what carries the run's label stops the validation: what the replay left
+/// is unknown, and the next case would be graded beside it.
+async fn tidy(engine: &Engine, recorded: &Recorded) -> Result<(), ValidateError> {
+    let reports = [
+        engine.cleanup().await,
+        engine.remove_references(&recorded.references).await,
+        engine
+            .remove_build_debris(&recorded.build_containers, &recorded.layers)
+            .await,
+    ];
+    for f in reports.iter().flat_map(|r| &r.failures) {
+        tracing::warn!("could not remove what commands.sh created: {f}");
+    }
+    match reports.into_iter().find_map(|r| r.listing_failure) {
+        Some(message) => Err(EngineError::Daemon(message).into()),
+        None => Ok(()),
+    }
+}
+
 /// Runs `<dir>/commands.sh` with bash (the docker commands a student would
-/// type, for a live exercise) and returns what the daemon held before.
-async fn replay(engine: &Engine, dir: &Path, solutions: &Path) -> Result<Snapshot, ValidateError> {
-    let course = ValidateError::Course;
+/// type, for a live exercise), its docker CLI talking to the daemon through
+/// a labelling proxy; returns what the proxy recorded, and how the run
+/// ended. Dropping this future (on a signal) stops the script and the proxy.
+async fn replay(
+    run_id: &str,
+    dir: &Path,
+    solutions: &Path,
+) -> (Recorded, Result<(), ValidateError>) {
     let script = dir.join("commands.sh");
     if !script.is_file() {
-        return Err(course(format!(
+        let why = format!(
             "{} is missing: a live exercise's cases are the commands a student types",
             script.display()
-        )));
+        );
+        return (Recorded::default(), Err(ValidateError::Course(why)));
     }
-    let before = engine.snapshot().await?;
+    let host = engine::docker_host();
+    let proxy = match Proxy::start(run_id, &host) {
+        Ok(proxy) => proxy,
+        Err(message) => {
+            let unreachable = EngineError::Unreachable { host, message };
+            return (Recorded::default(), Err(unreachable.into()));
+        }
+    };
     let root = fs::canonicalize(solutions)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -317,9 +363,16 @@ async fn replay(engine: &Engine, dir: &Path, solutions: &Path) -> Result<Snapsho
         .current_dir(dir)
         .env("COURSE_ROOT", &root)
         .env("DOCKER_BUILDKIT", "0")
+        .env("DOCKER_HOST", proxy.docker_host())
+        // The proxy speaks plain HTTP on its socket, whatever the daemon's
+        // own address needs.
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
         .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output();
-    match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
+    let outcome = match tokio::time::timeout(std::time::Duration::from_secs(600), run).await {
         Ok(Ok(out)) => {
             tracing::debug!(
                 "{} exited {:?}\n{}{}",
@@ -328,7 +381,7 @@ async fn replay(engine: &Engine, dir: &Path, solutions: &Path) -> Result<Snapsho
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            Ok(before)
+            Ok(())
         }
         Ok(Err(e)) => Err(ValidateError::Replay(format!(
             "cannot run {}: {e}",
@@ -338,5 +391,6 @@ async fn replay(engine: &Engine, dir: &Path, solutions: &Path) -> Result<Snapsho
             "{} did not finish within 10 minutes",
             script.display()
         ))),
-    }
+    };
+    (proxy.finish(), outcome)
 }

@@ -82,7 +82,9 @@ fn clean_removes_labelled_resources_only_and_is_idempotent() {
     assert!(!exists("image", &tag), "labelled image left");
     assert!(!exists("volume", &volume), "labelled volume left");
     assert!(
-        stdout.contains("removed 1 container(s), 1 image(s), 1 volume(s) labelled io.dockgrade"),
+        stdout.contains(
+            "removed 1 container(s), 1 image(s), 1 volume(s), 0 network(s) labelled io.dockgrade"
+        ),
         "{stdout}"
     );
 
@@ -90,7 +92,9 @@ fn clean_removes_labelled_resources_only_and_is_idempotent() {
     assert_eq!(again.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(
-        stdout.contains("removed 0 container(s), 0 image(s), 0 volume(s) labelled io.dockgrade"),
+        stdout.contains(
+            "removed 0 container(s), 0 image(s), 0 volume(s), 0 network(s) labelled io.dockgrade"
+        ),
         "{stdout}"
     );
 }

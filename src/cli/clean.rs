@@ -63,11 +63,11 @@ pub(super) fn run(args: CleanArgs) -> Result<i32, Error> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut removed = (0, 0, 0);
+        let mut removed = (0, 0, 0, 0);
         let mut kept = 0;
         let mut failures = Vec::new();
         for run in engine.runs_on_daemon().await? {
-            let (c, i, v) = run.counts();
+            let (c, i, v, n) = run.counts();
             let name = if run.run.is_empty() { "(no run id)" } else { run.run.as_str() };
             let since = Owner::from_labels(&run.labels)
                 .map(|o| format!(", started {} ago", format_duration(Duration::from_secs(now.saturating_sub(o.started)))))
@@ -78,21 +78,22 @@ pub(super) fn run(args: CleanArgs) -> Result<i32, Error> {
                     println!("kept run {name}{since}: {why}");
                 }
                 Verdict::Remove(why) if args.dry_run => {
-                    println!("would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s)");
+                    println!("would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s), {n} network(s)");
                 }
                 Verdict::Remove(_) => {
                     let report = engine.remove_run(&run).await;
                     removed.0 += report.containers;
                     removed.1 += report.images;
                     removed.2 += report.volumes;
+                    removed.3 += report.networks;
                     failures.extend(report.failures);
                 }
             }
         }
         if !args.dry_run {
             println!(
-                "removed {} container(s), {} image(s), {} volume(s) labelled {LABEL}; kept {kept} run(s)",
-                removed.0, removed.1, removed.2
+                "removed {} container(s), {} image(s), {} volume(s), {} network(s) labelled {LABEL}; kept {kept} run(s)",
+                removed.0, removed.1, removed.2, removed.3
             );
         }
         for f in &failures {

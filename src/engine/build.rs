@@ -15,6 +15,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::{Engine, describe, sandbox};
 use crate::build_context::{self, BuildContext};
+use crate::build_output::{BuilderLines, Said};
 use crate::observation::BuildFacts;
 use crate::sandbox::Sandbox;
 use crate::units::{format_duration, format_size};
@@ -62,16 +63,10 @@ struct Progress {
 }
 
 impl Progress {
-    /// Takes in one line of build output; a new RUN container's id, if any.
-    fn line(&mut self, line: &str) -> Option<String> {
-        let trimmed = line.trim();
-        if trimmed.starts_with("Step ") {
-            self.step = trimmed.chars().take(200).collect();
-        }
-        let id = running_in(trimmed)?;
+    /// A RUN step's container started: what the previous one wrote is done.
+    fn container_started(&mut self, id: &str) {
         self.earlier += std::mem::take(&mut self.current);
-        self.container = Some(id.clone());
-        Some(id)
+        self.container = Some(id.to_string());
     }
 }
 
@@ -189,24 +184,13 @@ impl Engine {
         progress: &Mutex<Progress>,
         on_line: &(dyn Fn(&str) + Send + Sync),
     ) -> Option<BuildFailure> {
+        let mut lines = BuilderLines::default();
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
                     if let Some(text) = info.stream {
                         for line in text.lines() {
-                            if let Some(id) = layer_id(line) {
-                                self.record(|c| c.layers.push(id));
-                            }
-                            let started = progress
-                                .lock()
-                                .ok()
-                                .and_then(|mut p| p.line(line).map(|id| (id, p.stopping)));
-                            if let Some((id, stopping)) = started {
-                                self.record(|c| c.build_containers.push(id.clone()));
-                                if stopping {
-                                    self.kill(&id).await;
-                                }
-                            }
+                            self.take_in(lines.read(line), progress).await;
                             if !line.trim().is_empty() {
                                 on_line(line);
                             }
@@ -232,6 +216,31 @@ impl Engine {
             }
         }
         None
+    }
+
+    /// Records what a line of the build's output says the build created
+    /// (never a base or a cached layer: those may be another build's), and
+    /// kills a RUN container started while the build is being stopped.
+    async fn take_in(&self, said: Option<Said>, progress: &Mutex<Progress>) {
+        match said {
+            Some(Said::Step(step)) => {
+                if let Ok(mut p) = progress.lock() {
+                    p.step = step;
+                }
+            }
+            Some(Said::RunningIn(id)) => {
+                self.record(|c| c.build_containers.push(id.clone()));
+                let stopping = progress.lock().is_ok_and(|mut p| {
+                    p.container_started(&id);
+                    p.stopping
+                });
+                if stopping {
+                    self.kill(&id).await;
+                }
+            }
+            Some(Said::Created(id)) => self.record(|c| c.layers.push(id)),
+            None => {}
+        }
     }
 
     /// Watches what the running RUN instruction writes; past `budget` bytes
@@ -301,18 +310,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// The id in a legacy builder line ` ---> 0123456789ab`.
-fn layer_id(line: &str) -> Option<String> {
-    let id = line.trim().strip_prefix("---> ")?;
-    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
-}
-
-/// The container id in a legacy builder line ` ---> Running in 0123456789ab`.
-fn running_in(line: &str) -> Option<String> {
-    let id = line.strip_prefix("---> Running in ")?;
-    (id.len() == 12 && id.chars().all(|c| c.is_ascii_hexdigit())).then(|| id.to_string())
 }
 
 /// The context's tar, written on a blocking thread and sent as a stream.
@@ -432,27 +429,12 @@ mod tests {
     }
 
     #[test]
-    fn layer_ids_are_read_from_the_builders_lines() {
-        assert_eq!(layer_id(" ---> 0123456789ab"), Some("0123456789ab".into()));
-        assert_eq!(layer_id(" ---> Running in 0123456789ab"), None);
-        assert_eq!(layer_id("Step 1/2 : FROM x"), None);
-    }
-
-    #[test]
-    fn progress_follows_steps_and_run_containers() {
+    fn a_new_run_container_closes_the_previous_ones_count() {
         let mut p = Progress::default();
-        assert_eq!(p.line("Step 2/3 : RUN dd if=/dev/zero of=/f"), None);
-        assert_eq!(
-            p.line(" ---> Running in 0123456789ab"),
-            Some("0123456789ab".into())
-        );
+        p.container_started("0123456789ab");
         p.current = 100;
-        assert_eq!(p.line("Step 3/3 : RUN true"), None);
-        assert_eq!(
-            p.line(" ---> Running in abcdefabcdef"),
-            Some("abcdefabcdef".into())
-        );
+        p.container_started("abcdefabcdef");
         assert_eq!((p.earlier, p.current), (100, 0));
-        assert_eq!(p.step, "Step 3/3 : RUN true");
+        assert_eq!(p.container.as_deref(), Some("abcdefabcdef"));
     }
 }

@@ -1,22 +1,24 @@
 //! Removing what dockgrade created: this run's resources after each exercise
 //! and at the end, everything labelled as ours for `dockgrade clean`, and
-//! what a replayed live case created for `validate` (by comparing snapshots).
+//! what a replayed live case made that cannot carry a label (tags it added to
+//! images that are not ours, what its builds left) for `validate`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bollard::errors::Error as DockerError;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptions,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptions,
 };
 
 use super::{Engine, EngineError, describe, is_not_found};
+use crate::names::{LABEL, RUN_LABEL, run_filter};
 
 /// How long cleanup waits for a build container the daemon is still busy
 /// with (committing a large layer takes tens of seconds).
 const BUILD_CONTAINER_WAIT: Duration = Duration::from_secs(120);
-use crate::names::{LABEL, RUN_LABEL, run_filter};
 
 /// The kinds of resource dockgrade creates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,8 @@ enum Resource {
     Container,
     Image,
     Volume,
+    /// Only a replayed live case creates networks (`docker network create`).
+    Network,
 }
 
 impl Resource {
@@ -32,6 +36,7 @@ impl Resource {
             Resource::Container => "container",
             Resource::Image => "image",
             Resource::Volume => "volume",
+            Resource::Network => "network",
         }
     }
 }
@@ -61,7 +66,11 @@ pub(crate) struct CleanupReport {
     pub containers: usize,
     pub images: usize,
     pub volumes: usize,
+    pub networks: usize,
     pub failures: Vec<String>,
+    /// The daemon's answer when it could not list what carries the label:
+    /// then nothing is known of what is left.
+    pub listing_failure: Option<String>,
 }
 
 impl CleanupReport {
@@ -70,6 +79,7 @@ impl CleanupReport {
             Resource::Container => &mut self.containers,
             Resource::Image => &mut self.images,
             Resource::Volume => &mut self.volumes,
+            Resource::Network => &mut self.networks,
         };
         match removal {
             Removal::Removed => *count += 1,
@@ -82,22 +92,15 @@ impl CleanupReport {
         self.containers += other.containers;
         self.images += other.images;
         self.volumes += other.volumes;
+        self.networks += other.networks;
         self.failures.extend(other.failures);
+        self.listing_failure = self.listing_failure.take().or(other.listing_failure);
     }
-}
-
-/// Container and image ids present at one moment.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Snapshot {
-    containers: HashSet<String>,
-    images: HashSet<String>,
 }
 
 /// A resource as a listing shows it.
 struct Listed {
     id: String,
-    /// Carries dockgrade's label.
-    ours: bool,
     labels: HashMap<String, String>,
 }
 
@@ -109,14 +112,20 @@ pub(crate) struct RunOnDaemon {
     /// The labels of one of its resources (they all carry the same).
     pub labels: HashMap<String, String>,
     pub containers: Vec<String>,
+    pub networks: Vec<String>,
     pub volumes: Vec<String>,
     pub images: Vec<String>,
 }
 
 impl RunOnDaemon {
-    /// Containers, images and volumes, for messages.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        (self.containers.len(), self.images.len(), self.volumes.len())
+    /// Containers, images, volumes and networks, for messages.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        (
+            self.containers.len(),
+            self.images.len(),
+            self.volumes.len(),
+            self.networks.len(),
+        )
     }
 }
 
@@ -144,6 +153,7 @@ impl Engine {
                     .remove_volume(id, Some(RemoveVolumeOptions { force: true }))
                     .await
             }
+            Resource::Network => self.docker.remove_network(id).await,
         };
         Removal::of(result)
     }
@@ -201,21 +211,6 @@ impl Engine {
         report
     }
 
-    /// Kills and removes a build's RUN container, retrying while the daemon
-    /// is busy with it, until it is gone or the wait runs out.
-    async fn remove_build_container(&self, id: &str) -> Removal {
-        let deadline = Instant::now() + BUILD_CONTAINER_WAIT;
-        loop {
-            self.kill(id).await;
-            match self.remove(Resource::Container, id).await {
-                Removal::Failed(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                removal => return removal,
-            }
-        }
-    }
-
     /// Removes image references (`repo:tag`) something of ours created on
     /// images that are not ours: the tag goes, the image stays while other
     /// references to it remain.
@@ -233,12 +228,56 @@ impl Engine {
         report
     }
 
+    /// Removes what a build run outside the engine (a replayed `docker
+    /// build`) reported creating and could not label: the containers of its
+    /// steps (a failed step's stays behind), then its layers, children first,
+    /// each only while nothing tags it. The labelled final image is not
+    /// among them: the sweep of the run's label removes it.
+    pub async fn remove_build_debris(
+        &self,
+        containers: &[String],
+        layers: &[String],
+    ) -> CleanupReport {
+        let mut report = CleanupReport::default();
+        for id in containers {
+            report.tally(
+                Resource::Container,
+                id,
+                self.remove(Resource::Container, id).await,
+            );
+        }
+        for id in layers.iter().rev() {
+            self.remove_untagged(id).await;
+        }
+        report
+    }
+
+    /// Kills and removes a build's RUN container, retrying while the daemon
+    /// is busy with it, until it is gone or the wait runs out.
+    async fn remove_build_container(&self, id: &str) -> Removal {
+        let deadline = Instant::now() + BUILD_CONTAINER_WAIT;
+        loop {
+            self.kill(id).await;
+            match self.remove(Resource::Container, id).await {
+                Removal::Failed(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                removal => return removal,
+            }
+        }
+    }
+
     /// Everything labelled as dockgrade's on the daemon, by run.
     pub async fn runs_on_daemon(&self) -> Result<Vec<RunOnDaemon>, EngineError> {
-        let mut runs: std::collections::BTreeMap<String, RunOnDaemon> = Default::default();
-        for kind in [Resource::Container, Resource::Volume, Resource::Image] {
+        let mut runs: BTreeMap<String, RunOnDaemon> = BTreeMap::new();
+        for kind in [
+            Resource::Container,
+            Resource::Network,
+            Resource::Volume,
+            Resource::Image,
+        ] {
             let listed = self
-                .list(kind, Some(LABEL))
+                .list(kind, LABEL)
                 .await
                 .map_err(|e| EngineError::Daemon(describe(&e)))?;
             for l in listed {
@@ -250,6 +289,7 @@ impl Engine {
                 });
                 match kind {
                     Resource::Container => run.containers.push(l.id),
+                    Resource::Network => run.networks.push(l.id),
                     Resource::Volume => run.volumes.push(l.id),
                     Resource::Image => run.images.push(l.id),
                 }
@@ -258,129 +298,120 @@ impl Engine {
         Ok(runs.into_values().collect())
     }
 
-    /// Removes what a run left: containers, then volumes, then images.
+    /// Removes what a run left: containers, then networks and volumes, then
+    /// images.
     pub async fn remove_run(&self, run: &RunOnDaemon) -> CleanupReport {
         let mut report = CleanupReport::default();
         for (kind, ids) in [
             (Resource::Container, &run.containers),
+            (Resource::Network, &run.networks),
             (Resource::Volume, &run.volumes),
             (Resource::Image, &run.images),
         ] {
-            for id in ids {
-                report.tally(kind, id, self.remove(kind, id).await);
-            }
+            self.remove_all(kind, ids.clone(), &mut report).await;
         }
         report
     }
 
-    /// The ids of every container and image on the daemon now.
-    pub async fn snapshot(&self) -> Result<Snapshot, EngineError> {
-        let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
-        let ids = |list: Vec<Listed>| list.into_iter().map(|l| l.id).collect();
-        Ok(Snapshot {
-            containers: ids(self.list(Resource::Container, None).await.map_err(daemon)?),
-            images: ids(self.list(Resource::Image, None).await.map_err(daemon)?),
-        })
-    }
-
-    /// Removes the containers and images created since `before` that do not
-    /// carry dockgrade's label (those belong to runs that clean up after
-    /// themselves): what a replayed `commands.sh` made.
-    pub async fn remove_since(&self, before: &Snapshot) -> CleanupReport {
-        let mut report = CleanupReport::default();
-        self.remove_listed(Resource::Container, None, &mut report, |l| {
-            !l.ours && !before.containers.contains(&l.id)
-        })
-        .await;
-        self.remove_listed(Resource::Image, None, &mut report, |l| {
-            !l.ours && !before.images.contains(&l.id)
-        })
-        .await;
-        report
-    }
-
-    /// Removes whatever carries `label`: containers, then volumes, then images.
+    /// Removes whatever carries `label`: containers, then the networks and
+    /// volumes they used, then images.
     async fn sweep(&self, label: &str) -> CleanupReport {
         let mut report = CleanupReport::default();
-        for kind in [Resource::Container, Resource::Volume, Resource::Image] {
-            self.remove_listed(kind, Some(label), &mut report, |_| true)
-                .await;
+        for kind in [
+            Resource::Container,
+            Resource::Network,
+            Resource::Volume,
+            Resource::Image,
+        ] {
+            match self.list(kind, label).await {
+                Ok(listed) => {
+                    let ids = listed.into_iter().map(|l| l.id).collect();
+                    self.remove_all(kind, ids, &mut report).await
+                }
+                Err(e) => {
+                    let message = describe(&e);
+                    report
+                        .failures
+                        .push(format!("listing {}s: {message}", kind.noun()));
+                    report.listing_failure.get_or_insert(message);
+                }
+            }
         }
         report
     }
 
-    /// Lists resources of `kind` (with `label`, if given) and removes those
-    /// `wanted` selects, tallying into `report`.
-    async fn remove_listed(
-        &self,
-        kind: Resource,
-        label: Option<&str>,
-        report: &mut CleanupReport,
-        wanted: impl Fn(&Listed) -> bool,
-    ) {
-        match self.list(kind, label).await {
-            Ok(list) => {
-                for l in list.iter().filter(|l| wanted(l)) {
-                    report.tally(kind, &l.id, self.remove(kind, &l.id).await);
+    /// Removes `ids`, in passes while some go: an image built on another
+    /// labelled one (a replay's `FROM` its own earlier build) holds its
+    /// parent until its own turn comes.
+    async fn remove_all(&self, kind: Resource, ids: Vec<String>, report: &mut CleanupReport) {
+        let mut pending = ids;
+        loop {
+            let tried = pending.len();
+            let mut refused = Vec::new();
+            for id in pending {
+                match self.remove(kind, &id).await {
+                    Removal::Failed(e) => refused.push((id, e)),
+                    removal => report.tally(kind, &id, removal),
                 }
             }
-            Err(e) => report
-                .failures
-                .push(format!("listing {}s: {}", kind.noun(), describe(&e))),
+            if refused.is_empty() || refused.len() == tried {
+                for (id, e) in refused {
+                    report.tally(kind, &id, Removal::Failed(e));
+                }
+                return;
+            }
+            pending = refused.into_iter().map(|(id, _)| id).collect();
         }
     }
 
-    /// Resources of `kind`, only those carrying `label` when given. A
-    /// labelled image listing includes intermediate layers: a build's
-    /// labelled layers are ours too.
-    async fn list(&self, kind: Resource, label: Option<&str>) -> Result<Vec<Listed>, DockerError> {
-        let filters = label.map(|l| HashMap::from([("label", vec![l])]));
-        let ours = |labels: Option<&HashMap<String, String>>| {
-            labels.is_some_and(|l| l.contains_key(LABEL))
+    /// The resources of `kind` that carry `label`, with their labels. An image
+    /// listing includes intermediate layers: a build's labelled layers are
+    /// ours too.
+    async fn list(&self, kind: Resource, label: &str) -> Result<Vec<Listed>, DockerError> {
+        let filters = HashMap::from([("label", vec![label])]);
+        let listed = |id: String, labels: Option<HashMap<String, String>>| Listed {
+            id,
+            labels: labels.unwrap_or_default(),
         };
         Ok(match kind {
             Resource::Container => {
-                let mut options = ListContainersOptionsBuilder::default().all(true);
-                if let Some(f) = &filters {
-                    options = options.filters(f);
-                }
-                let list = self.docker.list_containers(Some(options.build())).await?;
+                let options = ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build();
+                let list = self.docker.list_containers(Some(options)).await?;
                 list.into_iter()
-                    .filter_map(|c| {
-                        let labels = c.labels.unwrap_or_default();
-                        let ours = ours(Some(&labels));
-                        c.id.map(|id| Listed { id, ours, labels })
-                    })
+                    .filter_map(|c| Some(listed(c.id?, c.labels)))
                     .collect()
             }
             Resource::Image => {
-                let mut options = ListImagesOptionsBuilder::default().all(label.is_some());
-                if let Some(f) = &filters {
-                    options = options.filters(f);
-                }
-                let list = self.docker.list_images(Some(options.build())).await?;
+                let options = ListImagesOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build();
+                let list = self.docker.list_images(Some(options)).await?;
                 list.into_iter()
-                    .map(|i| Listed {
-                        ours: ours(Some(&i.labels)),
-                        id: i.id,
-                        labels: i.labels,
-                    })
+                    .map(|i| listed(i.id, Some(i.labels)))
                     .collect()
             }
             Resource::Volume => {
-                let mut options = ListVolumesOptionsBuilder::default();
-                if let Some(f) = &filters {
-                    options = options.filters(f);
-                }
-                let list = self.docker.list_volumes(Some(options.build())).await?;
+                let options = ListVolumesOptionsBuilder::default()
+                    .filters(&filters)
+                    .build();
+                let list = self.docker.list_volumes(Some(options)).await?;
                 list.volumes
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|v| Listed {
-                        ours: ours(Some(&v.labels)),
-                        id: v.name,
-                        labels: v.labels,
-                    })
+                    .map(|v| listed(v.name, Some(v.labels)))
+                    .collect()
+            }
+            Resource::Network => {
+                let options = ListNetworksOptionsBuilder::default()
+                    .filters(&filters)
+                    .build();
+                let list = self.docker.list_networks(Some(options)).await?;
+                list.into_iter()
+                    .filter_map(|n| Some(listed(n.id?, n.labels)))
                     .collect()
             }
         })

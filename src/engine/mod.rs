@@ -6,7 +6,7 @@
 //! of an image through the archive API; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
 //! student's own containers; [`cleanup`] removes what a run created, and
-//! snapshots the daemon for `validate`. The engine takes its own request
+//! what a replay for `validate` recorded. The engine takes its own request
 //! types and returns [`observation`](crate::observation) facts: it knows
 //! nothing of exercise specs. Everything it creates carries dockgrade's
 //! labels ([`crate::names`]) and is recorded, so [`Engine::cleanup`] removes
@@ -29,7 +29,7 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
 pub(crate) use build::BuildRequest;
-pub(crate) use cleanup::{RunOnDaemon, Snapshot};
+pub(crate) use cleanup::RunOnDaemon;
 pub(crate) use run::{RunMount, RunRequest};
 
 use crate::names;

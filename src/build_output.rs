@@ -1,0 +1,103 @@
+//! The legacy builder's account of a build, read line by line.
+//!
+//! `Step 2/5 : RUN …`, ` ---> Running in <id>`, ` ---> Using cache`,
+//! ` ---> <id>`: from these lines alone one can tell what a build *created*
+//! (the containers of its RUN steps, the layers it committed) from what
+//! already *existed* (a `FROM` base, a step taken from the cache). Only the
+//! former may be removed afterwards: a cached layer or a base may be another
+//! build's, in use at that very moment. Read the same way by the engine (our
+//! builds) and by the replay proxy (a live case's `docker build`).
+
+/// What one line of build output says, when it says something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Said {
+    /// `Step n/m : INSTRUCTION …`, trimmed and bounded.
+    Step(String),
+    /// A RUN step's container started (short id).
+    RunningIn(String),
+    /// The build committed this layer (short id).
+    Created(String),
+}
+
+/// Reads a build's lines in order.
+#[derive(Debug, Default)]
+pub(crate) struct BuilderLines {
+    /// The next ` ---> <id>` names an image that existed before this build.
+    existing: bool,
+}
+
+impl BuilderLines {
+    pub fn read(&mut self, line: &str) -> Option<Said> {
+        let line = line.trim();
+        if let Some(step) = line.strip_prefix("Step ") {
+            let instruction = step.split_once(" : ").map_or("", |(_, i)| i);
+            self.existing = instruction
+                .split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
+            return Some(Said::Step(line.chars().take(200).collect()));
+        }
+        let said = line.strip_prefix("---> ")?;
+        if said == "Using cache" {
+            self.existing = true;
+            None
+        } else if let Some(id) = said.strip_prefix("Running in ") {
+            // A step's container: what it commits is new.
+            self.existing = false;
+            short_id(id).then(|| Said::RunningIn(id.to_string()))
+        } else if short_id(said) && !std::mem::take(&mut self.existing) {
+            Some(Said::Created(said.to_string()))
+        } else {
+            None
+        }
+    }
+}
+
+/// A 12-digit hexadecimal id as the builder prints it.
+fn short_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_build_created_is_told_from_what_existed() {
+        let mut lines = BuilderLines::default();
+        let said: Vec<Option<Said>> = [
+            "Step 1/4 : FROM busybox:1.35",
+            " ---> c946ec559d45",
+            "Step 2/4 : RUN echo cached",
+            " ---> Using cache",
+            " ---> 0123456789ab",
+            "Step 3/4 : RUN echo new",
+            " ---> Running in abcdefabcdef",
+            "new",
+            "Removing intermediate container abcdefabcdef",
+            " ---> fedcbafedcba",
+            "Step 4/4 : COPY x /x",
+            " ---> 111111111111",
+        ]
+        .into_iter()
+        .map(|l| lines.read(l))
+        .collect();
+        let created: Vec<&Said> = said
+            .iter()
+            .flatten()
+            .filter(|s| !matches!(s, Said::Step(_)))
+            .collect();
+        assert_eq!(
+            created,
+            [
+                &Said::RunningIn("abcdefabcdef".into()),
+                &Said::Created("fedcbafedcba".into()),
+                &Said::Created("111111111111".into()),
+            ]
+        );
+        assert_eq!(
+            said[0],
+            Some(Said::Step("Step 1/4 : FROM busybox:1.35".into()))
+        );
+    }
+}

@@ -57,6 +57,8 @@ pub(crate) struct CaseResult {
     /// `solution` or `wrong/<case>`.
     pub case: String,
     pub mistake: Option<String>,
+    /// What a correct variant does differently (`ok/` cases).
+    pub approach: Option<String>,
     pub ok: bool,
     pub expected_failures: Vec<String>,
     pub actual_failures: Vec<String>,
@@ -113,11 +115,23 @@ impl ValidateReport {
 /// One submission of the course, and what it must fail.
 #[derive(Debug, Clone)]
 pub(crate) struct Case {
-    /// `solution` or `wrong/<case>`.
+    /// `solution`, `ok/<case>` or `wrong/<case>`.
     pub label: String,
     pub dir: PathBuf,
-    /// `None` for the reference solution, which fails nothing.
+    /// `None` for the reference solution and the other correct ones, which
+    /// fail nothing.
     pub expect: Option<Expectation>,
+    /// What a correct variant does differently (`ok/<case>/about.toml`).
+    pub approach: Option<String>,
+}
+
+/// `solutions/<id>/ok/<case>/about.toml`: a correct solution that is not
+/// the reference, written as another student would.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct About {
+    /// How it differs from the reference, in a sentence.
+    approach: String,
 }
 
 /// The submissions to grade for one exercise, with what each must fail.
@@ -134,23 +148,20 @@ pub(crate) fn cases(exercise: &Exercise, solutions: &Path) -> Result<Vec<Case>, 
         label: "solution".to_string(),
         dir: dir.clone(),
         expect: None,
+        approach: None,
     }];
-    let wrong = dir.join("wrong");
-    let mut names: Vec<PathBuf> = match fs::read_dir(&wrong) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    names.sort();
-    for case in names {
+    for (label, case) in folders(&dir, "ok") {
+        let about: About = read_toml(&case.join("about.toml"))?;
+        out.push(Case {
+            label,
+            dir: case,
+            expect: None,
+            approach: Some(about.approach),
+        });
+    }
+    for (label, case) in folders(&dir, "wrong") {
         let file = case.join("expect.toml");
-        let text =
-            fs::read_to_string(&file).map_err(|e| course(format!("{}: {e}", file.display())))?;
-        let expect: Expectation =
-            toml::from_str(&text).map_err(|e| course(format!("{}: {e}", file.display())))?;
+        let expect: Expectation = read_toml(&file)?;
         for name in &expect.fails {
             if !exercise.checks.iter().any(|c| &c.name == name) {
                 return Err(course(format!(
@@ -160,28 +171,49 @@ pub(crate) fn cases(exercise: &Exercise, solutions: &Path) -> Result<Vec<Case>, 
                 )));
             }
         }
-        let label = format!(
-            "wrong/{}",
-            case.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        );
         out.push(Case {
             label,
             dir: case,
             expect: Some(expect),
+            approach: None,
         });
     }
     Ok(out)
 }
 
+/// The case folders under `<dir>/<kind>/`, sorted, labelled `<kind>/<name>`.
+fn folders(dir: &Path, kind: &str) -> Vec<(String, PathBuf)> {
+    let mut found: Vec<PathBuf> = match fs::read_dir(dir.join(kind)) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    found.sort();
+    found
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (format!("{kind}/{name}"), p)
+        })
+        .collect()
+}
+
+/// A case's TOML file, or a course error naming it.
+fn read_toml<T: serde::de::DeserializeOwned>(file: &Path) -> Result<T, ValidateError> {
+    let text = fs::read_to_string(file)
+        .map_err(|e| ValidateError::Course(format!("{}: {e}", file.display())))?;
+    toml::from_str(&text).map_err(|e| ValidateError::Course(format!("{}: {e}", file.display())))
+}
+
 /// Compares a graded submission with its expectation.
-pub(crate) fn compare(
-    exercise: &Exercise,
-    case: &str,
-    expect: Option<&Expectation>,
-    result: &ExerciseResult,
-) -> CaseResult {
+pub(crate) fn compare(exercise: &Exercise, case: &Case, result: &ExerciseResult) -> CaseResult {
+    let expect = case.expect.as_ref();
     let actual: BTreeSet<String> = result
         .outcomes
         .iter()
@@ -209,8 +241,9 @@ pub(crate) fn compare(
     }
     CaseResult {
         exercise: exercise.id.clone(),
-        case: case.to_string(),
+        case: case.label.clone(),
         mistake: expect.map(|e| e.mistake.clone()),
+        approach: case.approach.clone(),
         ok: problems.is_empty(),
         expected_failures: expected.into_iter().collect(),
         actual_failures: actual.into_iter().collect(),
@@ -259,7 +292,7 @@ pub(crate) async fn validate(
                 continue;
             };
             report.infrastructure_errors += result.count(Status::Error);
-            let compared = compare(ex, &case.label, case.expect.as_ref(), &result);
+            let compared = compare(ex, &case, &result);
             report.cases.push(compared.clone());
             results.push(compared);
         }

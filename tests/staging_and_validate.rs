@@ -244,3 +244,46 @@ fn validate_refuses_an_expectation_naming_an_unknown_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no check named \"answers 24\""));
 }
+
+#[test]
+fn validate_grades_other_correct_solutions_and_catches_a_false_negative() {
+    let ws = Workspace::new();
+    ws.write("exercises/v.toml", VALIDATED);
+    ws.write("solutions/v/answer.txt", "42\n");
+    ws.write(
+        "solutions/v/wrong/forty-one/expect.toml",
+        "mistake = \"no answer file\"\nfails = [\"answers 42\", \"exits cleanly\"]\n",
+    );
+    // The same answer written another way: a trailing blank line.
+    ws.write("solutions/v/ok/blank-line/answer.txt", "42\n\n");
+    ws.write(
+        "solutions/v/ok/blank-line/about.toml",
+        "approach = \"ends the file with a blank line\"\n",
+    );
+    let (code, stdout, report) = validate(&ws);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("ok/blank-line    ✓ passes every check"),
+        "{stdout}"
+    );
+    let case = report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["case"] == "ok/blank-line")
+        .expect("the ok case is graded");
+    assert_eq!(case["approach"], "ends the file with a blank line");
+
+    // A correct variant the checks fail: validate says so and fails.
+    ws.write("solutions/v/ok/spaces/answer.txt", " 42\n");
+    ws.write(
+        "solutions/v/ok/spaces/about.toml",
+        "approach = \"a space before the answer\"\n",
+    );
+    let (code, stdout, _) = validate(&ws);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("ok/spaces") && stdout.contains("\"answers 42\" failed but should pass"),
+        "{stdout}"
+    );
+}

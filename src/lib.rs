@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod cli;
 pub mod spec;
 
+mod batch;
 mod build_output;
 mod check;
 mod dockerfile;

@@ -72,7 +72,7 @@ fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
             io::stderr().is_terminal(),
         ))],
         Format::Json => vec![Box::new(FileReporter::new(
-            Box::new(Json),
+            Box::new(Json::default()),
             Destination::Stdout,
         ))],
         Format::Junit => vec![Box::new(FileReporter::new(
@@ -88,7 +88,7 @@ fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
     }
     if let Some(file) = json {
         reporters.push(Box::new(FileReporter::new(
-            Box::new(Json),
+            Box::new(Json::default()),
             Destination::File(file),
         )));
     }

@@ -4,11 +4,13 @@
 //! code comes from [`crate::exit`]. Arguments shared by several subcommands
 //! are declared once, as flattened groups.
 
+mod batch;
 mod check;
 mod clean;
 mod doctor;
 mod lint;
 mod list;
+mod merge;
 mod validate;
 
 use std::io;
@@ -50,6 +52,11 @@ enum Command {
     /// Course CI: every solution passes, every known-wrong submission fails
     /// exactly the checks its expect.toml lists, and every check can fail.
     Validate(validate::ValidateArgs),
+    /// Grade a folder of submissions (a class) into a gradebook: in
+    /// parallel, resumable, sharded if asked.
+    Batch(batch::BatchArgs),
+    /// Combine the outputs of `batch --shard K/N` into one gradebook.
+    Merge(merge::MergeArgs),
     /// Check that this machine can take the course (daemon, images, --user).
     Doctor {
         #[command(flatten)]
@@ -123,6 +130,8 @@ pub fn main() -> i32 {
         Command::List { course } => list::run(&course.exercises_dir),
         Command::Lint { files, course } => lint::run(&files, &course.exercises_dir),
         Command::Validate(args) => validate::run(args),
+        Command::Batch(args) => batch::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Doctor { course } => doctor::run(&course.exercises_dir),
         Command::Clean(args) => clean::run(args),
     };

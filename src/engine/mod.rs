@@ -128,16 +128,22 @@ pub(crate) fn docker_host() -> String {
 }
 
 impl Engine {
-    /// Connects (honouring `DOCKER_HOST`), agrees on an API version, pings.
+    /// Connects to the daemon `DOCKER_HOST` names (else the local socket).
     pub async fn connect(run_id: &str) -> Result<Engine, EngineError> {
-        let host = docker_host();
+        Engine::connect_to(&docker_host(), run_id).await
+    }
+
+    /// Connects to the daemon at `host` (`unix://…`, `tcp://…`), agrees on
+    /// an API version, pings.
+    pub async fn connect_to(host: &str, run_id: &str) -> Result<Engine, EngineError> {
+        let host = host.to_string();
         let unreachable = |e: DockerError| EngineError::Unreachable {
             host: host.clone(),
             message: describe(&e),
         };
         // Builds and runs have their own limits; the client must not cut a
         // long apt-get install short.
-        let docker = Docker::connect_with_defaults()
+        let docker = Docker::connect_with_host(&host)
             .map_err(unreachable)?
             .with_timeout(Duration::from_secs(3600));
         let ping = tokio::time::timeout(Duration::from_secs(10), docker.ping()).await;
@@ -163,6 +169,14 @@ impl Engine {
 
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// Whether the daemon still answers (within 5 s).
+    pub async fn answers(&self) -> bool {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(5), self.docker.ping()).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Stops the run: running builds and containers are stopped (and what

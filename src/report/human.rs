@@ -49,6 +49,11 @@ impl<W: Write + Send> HumanReporter<W> {
         self.style.paint(code, text)
     }
 
+    /// What the report was written to.
+    pub fn into_output(self) -> W {
+        self.out
+    }
+
     fn say(&mut self, text: &str) -> io::Result<()> {
         match &self.spinner {
             Some(s) => {

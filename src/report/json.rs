@@ -19,6 +19,9 @@ pub(crate) const SCHEMA: &str = "dockgrade.report/1";
 struct Report<'a> {
     schema: &'static str,
     run_id: &'a str,
+    /// Whose submission, and the hash of what it was graded from (batch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submission: Option<&'a Submitted>,
     interrupted: Option<Signal>,
     duration_seconds: f64,
     exercises: Vec<ExerciseJson<'a>>,
@@ -38,8 +41,17 @@ struct ExerciseJson<'a> {
 }
 
 /// `dockgrade.report/1`, pretty-printed, with a final newline.
-#[derive(Debug)]
-pub(crate) struct Json;
+#[derive(Debug, Default)]
+pub(crate) struct Json {
+    pub submission: Option<Submitted>,
+}
+
+/// A batch's submission, as its report names it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Submitted {
+    pub student: String,
+    pub hash: String,
+}
 
 impl Export<Collector> for Json {
     fn render(&self, collector: &Collector) -> io::Result<Vec<u8>> {
@@ -47,6 +59,7 @@ impl Export<Collector> for Json {
         let report = Report {
             schema: SCHEMA,
             run_id: &collector.run_id,
+            submission: self.submission.as_ref(),
             interrupted: collector.interrupted,
             duration_seconds: seconds(collector.duration),
             exercises: results

@@ -149,7 +149,6 @@ impl Style {
         }
     }
 
-    #[cfg(test)]
     pub fn new(color: bool) -> Style {
         Style { color }
     }

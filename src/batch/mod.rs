@@ -1,0 +1,307 @@
+//! `dockgrade batch`: a class's submissions graded safely and in parallel,
+//! resumable, with a gradebook; and `merge` of shards graded apart.
+//!
+//! The rooms: [`layout`] finds the students in the layouts courses hand in,
+//! [`archive`] unpacks an archive without letting it out of its folder,
+//! [`roster`] reads the class list, [`shard`] takes a deterministic share of
+//! the class, [`digest`] hashes what a result depends on, [`grade`] grades
+//! one submission alone (its own run, engine and resources, the same runner
+//! as `check`), [`store`] writes each student's files as they finish and
+//! reads them back, [`gradebook`] makes the class's files, [`progress`]
+//! shows what runs. Here: the queue, worked by `--jobs` workers per daemon;
+//! a daemon that stops answering hands its submissions back to the queue.
+//! There is no scheduler beyond that: scale-out is `--shard` under the
+//! engines courses already run (CI matrices, Kubernetes, Swarm).
+
+pub(crate) mod archive;
+pub(crate) mod digest;
+pub(crate) mod grade;
+pub(crate) mod gradebook;
+pub(crate) mod layout;
+pub(crate) mod progress;
+pub(crate) mod roster;
+pub(crate) mod shard;
+pub(crate) mod store;
+pub(crate) mod student;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use self::grade::{Context, Outcome};
+use self::gradebook::{Batch, ExerciseColumn};
+use self::layout::{Layout, Submission};
+use self::progress::Progress;
+use self::shard::Shard;
+use self::store::{Row, RowStatus, Store};
+use self::student::{Student, folder_name};
+use crate::error::Error;
+
+/// What `dockgrade batch` was asked.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub submissions: PathBuf,
+    pub layout: Option<Layout>,
+    pub roster: Option<Vec<Student>>,
+    pub only: Vec<String>,
+    pub force: bool,
+    pub shard: Shard,
+    pub hosts: Vec<String>,
+    /// Submissions graded at once per daemon.
+    pub jobs: usize,
+    pub quiet: bool,
+}
+
+/// How a batch ended.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    pub batch: Batch,
+    /// Submissions left ungraded because no daemon answered any more.
+    pub stranded: usize,
+    pub interrupted: bool,
+}
+
+/// A submission to grade, with the folder its results go to.
+#[derive(Debug, Clone)]
+struct Task {
+    submission: Submission,
+    folder: String,
+}
+
+/// A daemon the workers grade on, while it answers.
+#[derive(Debug)]
+struct Daemon {
+    host: String,
+    alive: AtomicBool,
+}
+
+/// Grades the class; writes every student's files and the gradebook.
+pub(crate) async fn run(ctx: Arc<Context>, req: Request) -> Result<Ended, Error> {
+    let started = Instant::now();
+    let (layout, found) = layout::discover(&req.submissions, req.layout).map_err(Error::Usage)?;
+    let mut warnings = found.warnings;
+    let (tasks, missing) = plan(&ctx, &req, found.submissions, &mut warnings);
+    for w in &warnings {
+        if !req.quiet {
+            eprintln!("warning: {}", crate::report::visible(w));
+        }
+    }
+    for row in &missing {
+        ctx.store.write(row, &[])?;
+    }
+    let mut queue = VecDeque::new();
+    let progress = Arc::new(Progress::new(tasks.len() as u64, req.quiet));
+    for task in tasks {
+        match kept(&ctx, &req, &task).await {
+            Some(row) => progress.finished(&row, true),
+            None => queue.push_back(task),
+        }
+    }
+    let queue = Arc::new(Mutex::new(queue));
+    let daemons: Vec<Arc<Daemon>> = req
+        .hosts
+        .iter()
+        .map(|h| {
+            Arc::new(Daemon {
+                host: h.clone(),
+                alive: AtomicBool::new(true),
+            })
+        })
+        .collect();
+    // The workers take turns on this task: their work is the daemon's, and
+    // what would block (unpacking, hashing, walking a context) runs on
+    // blocking threads of its own.
+    let mut workers = Vec::new();
+    for daemon in &daemons {
+        for _ in 0..req.jobs.max(1) {
+            workers.push(work(
+                ctx.clone(),
+                daemon.clone(),
+                queue.clone(),
+                progress.clone(),
+            ));
+        }
+    }
+    futures_util::future::join_all(workers).await;
+    progress.done();
+    let stranded = queue.lock().map_or(0, |q| q.len());
+    for d in daemons.iter().filter(|d| !d.alive.load(Ordering::Relaxed)) {
+        eprintln!(
+            "the daemon at {} stopped answering during the batch",
+            d.host
+        );
+    }
+    let batch = Batch::new(
+        ctx.course.clone(),
+        ctx.exercises.iter().map(ExerciseColumn::of).collect(),
+        req.shard,
+        Some(layout),
+        started.elapsed(),
+        warnings,
+        ctx.store.rows(),
+    );
+    write_gradebook(&ctx.store, &batch)?;
+    Ok(Ended {
+        batch,
+        stranded,
+        interrupted: ctx.cancel.is_cancelled(),
+    })
+}
+
+/// The submissions of this shard to grade, and the roster's students who
+/// submitted nothing, as rows.
+fn plan(
+    ctx: &Context,
+    req: &Request,
+    found: Vec<Submission>,
+    warnings: &mut Vec<String>,
+) -> (Vec<Task>, Vec<Row>) {
+    let mut seen = BTreeSet::new();
+    let mut tasks = Vec::new();
+    let roster_ids: Option<BTreeSet<&str>> = req
+        .roster
+        .as_ref()
+        .map(|r| r.iter().map(|s| s.id.as_str()).collect());
+    for mut submission in found {
+        let id = submission.student.id.clone();
+        if !seen.insert(id.clone()) {
+            warnings.push(format!(
+                "{id:?} has more than one submission: the first is graded"
+            ));
+            continue;
+        }
+        match (&roster_ids, &req.roster) {
+            (Some(ids), Some(roster)) if ids.contains(id.as_str()) => {
+                if let Some(known) = roster.iter().find(|s| s.id == id) {
+                    submission.student = merged(known, &submission.student);
+                }
+            }
+            (Some(_), _) => warnings.push(format!("{id:?} is not on the roster")),
+            _ => {}
+        }
+        if req.shard.contains(&id) && (req.only.is_empty() || req.only.contains(&id)) {
+            tasks.push(Task {
+                folder: folder_name(&id),
+                submission,
+            });
+        }
+    }
+    let mut missing = Vec::new();
+    for student in req.roster.iter().flatten() {
+        if !seen.contains(&student.id) && req.shard.contains(&student.id) {
+            let sub = Submission {
+                student: student.clone(),
+                source: layout::Source::Refused(String::new()),
+            };
+            let folder = folder_name(&student.id);
+            missing.push(grade::plain_row(
+                ctx,
+                &sub,
+                &folder,
+                RowStatus::Missing,
+                "nothing was submitted".into(),
+            ));
+        }
+    }
+    (tasks, missing)
+}
+
+/// What a roster says of a student, with what the submission adds.
+fn merged(roster: &Student, found: &Student) -> Student {
+    Student {
+        id: roster.id.clone(),
+        name: roster.name.clone().or_else(|| found.name.clone()),
+        email: roster.email.clone().or_else(|| found.email.clone()),
+        section: roster.section.clone(),
+    }
+}
+
+/// The row a previous run wrote for `task`, when it still holds: same
+/// submission, course and version, and not an error or a timeout (those are
+/// tried again). `--force` and `--only` grade again.
+async fn kept(ctx: &Context, req: &Request, task: &Task) -> Option<Row> {
+    if req.force || !req.only.is_empty() {
+        return None;
+    }
+    let row = ctx.store.row(&task.folder)?;
+    if matches!(row.status, RowStatus::Error | RowStatus::Timeout)
+        || row.student.id != task.submission.student.id
+    {
+        return None;
+    }
+    let path = match &task.submission.source {
+        layout::Source::Folder(p) | layout::Source::Archive(p) => p.clone(),
+        layout::Source::Refused(_) => return (row.status == RowStatus::Invalid).then_some(row),
+    };
+    let course = ctx.course.clone();
+    let hash = tokio::task::spawn_blocking(move || digest::submission(&path, &course))
+        .await
+        .ok()?;
+    (row.hash.as_deref() == Some(hash.as_str())).then_some(row)
+}
+
+/// One worker: grades submissions on `daemon` until the queue is empty,
+/// the daemon is lost or the batch is stopped.
+async fn work(
+    ctx: Arc<Context>,
+    daemon: Arc<Daemon>,
+    queue: Arc<Mutex<VecDeque<Task>>>,
+    progress: Arc<Progress>,
+) {
+    loop {
+        if ctx.cancel.is_cancelled() || !daemon.alive.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(task) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+            return;
+        };
+        match grade::grade(
+            &ctx,
+            &daemon.host,
+            &task.submission,
+            &task.folder,
+            &progress,
+        )
+        .await
+        {
+            Outcome::Done(row) => progress.finished(&row, false),
+            Outcome::DaemonLost(why) => {
+                tracing::warn!(
+                    "{why}: {} goes back to the queue",
+                    task.submission.student.id
+                );
+                daemon.alive.store(false, Ordering::Relaxed);
+                if let Ok(mut q) = queue.lock() {
+                    q.push_front(task);
+                }
+                return;
+            }
+            Outcome::Interrupted => return,
+        }
+    }
+}
+
+/// `grades.csv`, `summary.md` and `batch.json`.
+pub(crate) fn write_gradebook(store: &Store, batch: &Batch) -> Result<(), Error> {
+    let path = |name: &str| store.root().join(name);
+    let failed = |name: &str| {
+        let p = path(name);
+        move |e: std::io::Error| Error::Write { path: p, source: e }
+    };
+    let csv = gradebook::grades_csv(batch)
+        .map_err(|e| failed("grades.csv")(std::io::Error::other(e.to_string())))?;
+    crate::report::ReportFile::create(&path("grades.csv"))?.write(&csv)?;
+    crate::report::ReportFile::create(&path("summary.md"))?
+        .write(gradebook::summary_md(batch).as_bytes())?;
+    let json = crate::report::json::pretty(batch).map_err(failed("batch.json"))?;
+    crate::report::ReportFile::create(&path("batch.json"))?.write(&json)
+}
+
+/// The default number of submissions graded at once on one daemon.
+pub(crate) fn default_jobs() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+}

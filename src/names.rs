@@ -5,6 +5,7 @@
 //! label, never collide with another run's, and never take a user's tag.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::owner::Owner;
 
@@ -15,15 +16,18 @@ pub const RUN_LABEL: &str = "io.dockgrade.run";
 /// The repository all of dockgrade's images are tagged in.
 pub const IMAGE_REPOSITORY: &str = "dockgrade";
 
-/// A unique enough id for one run's resources: time and process.
+/// A unique id for one run's resources: time, process, and a count of the
+/// runs this process started (a batch starts several in one millisecond).
 pub fn new_run_id() -> String {
+    static STARTED: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!(
-        "{:x}{:04x}",
+        "{:x}{:04x}{:x}",
         (nanos / 1_000_000) & 0xff_ffff_ffff,
-        std::process::id() & 0xffff
+        std::process::id() & 0xffff,
+        STARTED.fetch_add(1, Ordering::Relaxed)
     )
 }
 
@@ -92,6 +96,7 @@ mod tests {
             assert!(name.starts_with(&format!("dockgrade-{run}-")), "{name}");
         }
         assert_eq!(labels(&run)[RUN_LABEL], run);
+        assert_ne!(new_run_id(), new_run_id(), "two runs started at once differ");
         assert_eq!(run_filter("x"), "io.dockgrade.run=x");
     }
 }

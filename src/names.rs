@@ -96,7 +96,11 @@ mod tests {
             assert!(name.starts_with(&format!("dockgrade-{run}-")), "{name}");
         }
         assert_eq!(labels(&run)[RUN_LABEL], run);
-        assert_ne!(new_run_id(), new_run_id(), "two runs started at once differ");
+        assert_ne!(
+            new_run_id(),
+            new_run_id(),
+            "two runs started at once differ"
+        );
         assert_eq!(run_filter("x"), "io.dockgrade.run=x");
     }
 }

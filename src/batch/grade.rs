@@ -135,6 +135,25 @@ pub(crate) async fn grade(
     if errored.is_some() && !engine.answers().await {
         return Outcome::DaemonLost(format!("the daemon at {host} stopped answering"));
     }
+    let row = graded_row(
+        ctx, sub, folder, &results, timed_out, errored, &hash, started,
+    );
+    let reports = reports(&events, &sub.student.id, &hash);
+    done(ctx, row, &reports)
+}
+
+/// The row of a submission that was graded (to its end or its timeout).
+#[allow(clippy::too_many_arguments)]
+fn graded_row(
+    ctx: &Context,
+    sub: &Submission,
+    folder: &str,
+    results: &[&ExerciseResult],
+    timed_out: bool,
+    errored: Option<&crate::check::Outcome>,
+    hash: &str,
+    started: Instant,
+) -> Row {
     let (status, message) = match (timed_out, errored) {
         (true, _) => (
             RowStatus::Timeout,
@@ -148,7 +167,7 @@ pub(crate) async fn grade(
         (false, Some(o)) => (RowStatus::Error, format!("{}: {}", o.name, o.message)),
         (false, None) => (RowStatus::Graded, String::new()),
     };
-    let row = Row {
+    Row {
         student: sub.student.clone(),
         folder: folder.to_string(),
         status,
@@ -167,11 +186,9 @@ pub(crate) async fn grade(
         total: results.iter().map(|r| r.points).sum(),
         max: ctx.max_points(),
         checks: marks(&results),
-        hash: Some(hash.clone()),
+        hash: Some(hash.to_string()),
         duration_seconds: seconds(started.elapsed()),
-    };
-    let reports = reports(&events, &sub.student.id, &hash);
-    done(ctx, row, &reports)
+    }
 }
 
 /// Writes the row (and reports) and says it is done.

@@ -65,21 +65,7 @@ pub(super) fn run(args: MergeArgs) -> Result<i32, Error> {
         slowest = slowest.max(b.duration_seconds);
     }
     if let Some(path) = &args.roster {
-        let absent: Vec<String> = roster::read(path)
-            .map_err(Error::Usage)?
-            .into_iter()
-            .filter(|s| !graded_by.contains_key(&s.id))
-            .map(|s| s.id)
-            .collect();
-        if !absent.is_empty() {
-            let w = format!(
-                "{} roster student(s) are in no shard (was a shard not run?): {}",
-                absent.len(),
-                absent.join(", ")
-            );
-            eprintln!("warning: {}", crate::report::visible(&w));
-            warnings.push(w);
-        }
+        warnings.extend(unmatched(path, &graded_by)?);
     }
     let store = Store::create(&args.out)?;
     for (dir, b) in &shards {
@@ -107,6 +93,26 @@ pub(super) fn run(args: MergeArgs) -> Result<i32, Error> {
         args.out.display()
     );
     Ok(exit::SUCCESS)
+}
+
+/// A warning naming the roster's students that no shard graded.
+fn unmatched(roster: &Path, graded: &BTreeMap<String, &Path>) -> Result<Option<String>, Error> {
+    let absent: Vec<String> = roster::read(roster)
+        .map_err(Error::Usage)?
+        .into_iter()
+        .filter(|s| !graded.contains_key(&s.id))
+        .map(|s| s.id)
+        .collect();
+    if absent.is_empty() {
+        return Ok(None);
+    }
+    let w = format!(
+        "{} roster student(s) are in no shard (was a shard not run?): {}",
+        absent.len(),
+        absent.join(", ")
+    );
+    eprintln!("warning: {}", crate::report::visible(&w));
+    Ok(Some(w))
 }
 
 fn short(hash: &str) -> &str {

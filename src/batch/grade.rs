@@ -185,7 +185,7 @@ fn graded_row(
             .collect(),
         total: results.iter().map(|r| r.points).sum(),
         max: ctx.max_points(),
-        checks: marks(&results),
+        checks: marks(results),
         hash: Some(hash.to_string()),
         duration_seconds: seconds(started.elapsed()),
     }

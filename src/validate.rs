@@ -13,12 +13,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Status;
 use crate::engine::{self, Engine, EngineError};
 use crate::event::ExerciseResult;
 use crate::exit;
+use crate::names;
 use crate::replay::{Proxy, Recorded};
 use crate::runner::{self, RunOptions};
 use crate::signal::Signal;
@@ -97,6 +99,29 @@ impl ValidateReport {
             infrastructure_errors: 0,
             interrupted: None,
         }
+    }
+
+    /// Cases in the course's order (exercises as given, then solution, ok
+    /// and wrong cases by name), however they finished.
+    pub fn sort(&mut self, exercises: &[Exercise]) {
+        let rank = |id: &str| {
+            exercises
+                .iter()
+                .position(|e| e.id == id)
+                .unwrap_or(usize::MAX)
+        };
+        let kind = |case: &str| match case.split('/').next() {
+            Some("solution") => 0,
+            Some("ok") => 1,
+            _ => 2,
+        };
+        self.cases.sort_by(|a, b| {
+            (rank(&a.exercise), kind(&a.case), &a.case).cmp(&(
+                rank(&b.exercise),
+                kind(&b.case),
+                &b.case,
+            ))
+        });
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -271,34 +296,77 @@ pub(crate) fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncove
 }
 
 /// Grades every case of every exercise into `report`, which holds every
-/// case graded so far when this future is dropped (on a signal);
-/// `progress` hears about each case.
+/// case graded so far when this future is dropped (on a signal).
+///
+/// Cases of `check` exercises are graded `jobs` at a time, each on an
+/// engine of its own (its own run id and resources, as `batch` grades
+/// students), started from `host` and stopped with `cancel`. Cases of live
+/// exercises replay a student's commands, whose containers have fixed
+/// names: they are graded one after the other, on `engine`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn validate(
     engine: &Engine,
+    host: &str,
     exercises: &[Exercise],
     solutions: &Path,
     jobs: usize,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: &(dyn Fn(usize, usize) + Sync),
     report: &mut ValidateReport,
 ) -> Result<(), ValidateError> {
+    let mut all: Vec<(&Exercise, Case)> = Vec::new();
     for ex in exercises {
-        let mut results = Vec::new();
-        for case in cases(ex, solutions)? {
-            if engine.is_cancelled() {
-                return Ok(());
-            }
-            progress(&format!("{} {}", ex.id, case.label));
-            let Some(result) = grade_case(engine, ex, &case, solutions, jobs).await? else {
-                continue;
-            };
-            report.infrastructure_errors += result.count(Status::Error);
-            let compared = compare(ex, &case, &result);
-            report.cases.push(compared.clone());
-            results.push(compared);
-        }
-        report.uncovered.extend(uncovered(ex, &results));
+        all.extend(cases(ex, solutions)?.into_iter().map(|c| (ex, c)));
     }
+    let total = all.len();
+    let (live, check): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|(ex, _)| ex.mode == Mode::Live);
+    let mut graded = futures_util::stream::iter(check)
+        .map(|(ex, case)| async move {
+            let engine = Engine::connect_to(host, &names::new_run_id())
+                .await?
+                .stopped_with(engine);
+            let result = grade_case(&engine, ex, &case, solutions, STEP_JOBS).await?;
+            Ok::<_, ValidateError>((ex, case, result))
+        })
+        .buffer_unordered(jobs.max(1));
+    while let Some(done) = graded.next().await {
+        let (ex, case, result) = done?;
+        record(report, ex, &case, result);
+        progress(report.cases.len(), total);
+    }
+    drop(graded);
+    for (ex, case) in live {
+        if engine.is_cancelled() {
+            break;
+        }
+        let result = grade_case(engine, ex, &case, solutions, STEP_JOBS).await?;
+        record(report, ex, &case, result);
+        progress(report.cases.len(), total);
+    }
+    if !engine.is_cancelled() {
+        for ex in exercises {
+            let results: Vec<CaseResult> = report
+                .cases
+                .iter()
+                .filter(|c| c.exercise == ex.id)
+                .cloned()
+                .collect();
+            report.uncovered.extend(uncovered(ex, &results));
+        }
+    }
+    report.sort(exercises);
     Ok(())
+}
+
+/// Steps of one case run at once, at most.
+const STEP_JOBS: usize = 4;
+
+/// Compares a graded case with what it must do, into the report.
+fn record(report: &mut ValidateReport, ex: &Exercise, case: &Case, result: Option<ExerciseResult>) {
+    // A case the cancelled engine did not finish has no result.
+    let Some(result) = result else { return };
+    report.infrastructure_errors += result.count(Status::Error);
+    report.cases.push(compare(ex, case, &result));
 }
 
 /// Grades one case with the same runner as `check`. A live exercise grades

@@ -134,7 +134,7 @@ fn validate_stops_on_sigterm_reports_what_it_graded_and_exits_143() {
     ws.write(&format!("solutions/{long}/.keep"), "");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
         .current_dir(ws.path("."))
-        .args(["validate", "--json"])
+        .args(["validate", "--jobs", "1", "--json"])
         .arg(ws.path("validate.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{Course, Jobs, ReportFiles, runtime};
+use super::{Course, ReportFiles, runtime};
 use crate::catalog;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -31,8 +31,10 @@ pub(super) struct ValidateArgs {
     solutions_dir: PathBuf,
     #[command(flatten)]
     reports: ReportFiles,
-    #[command(flatten)]
-    jobs: Jobs,
+    /// Cases graded at the same time, each on its own (the cases of live
+    /// exercises are always replayed one by one).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
 }
 
 pub(super) fn run(args: ValidateArgs) -> Result<i32, Error> {
@@ -48,7 +50,7 @@ pub(super) fn run(args: ValidateArgs) -> Result<i32, Error> {
     let report = runtime()?.block_on(validate_course(
         &selected,
         &args.solutions_dir,
-        usize::from(args.jobs.jobs),
+        usize::from(args.jobs),
     ))?;
     if let Some(file) = junit {
         file.write(&render(&ValidateJunit, &report)?)?;
@@ -76,14 +78,16 @@ async fn validate_course(
     let mut signals = Signals::install()
         .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
     let started = Instant::now();
-    let progress = |what: &str| {
+    let progress = |done: usize, total: usize| {
         if io::stderr().is_terminal() {
-            eprint!("\r\x1b[2Kvalidating {what}…");
+            eprint!("\r\x1b[2Kvalidated {done} of {total} cases…");
         }
     };
     let mut report = ValidateReport::new(engine.run_id());
+    let host = crate::engine::docker_host();
     let mut run = Box::pin(validate::validate(
         &engine,
+        &host,
         exercises,
         solutions,
         jobs,

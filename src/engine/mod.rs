@@ -189,6 +189,13 @@ impl Engine {
         self.cancel.is_cancelled()
     }
 
+    /// This engine, stopped whenever `other` is (its own cancellation
+    /// stays its own): engines of one command share one Ctrl-C.
+    pub fn stopped_with(mut self, other: &Engine) -> Engine {
+        self.cancel = other.cancel.child_token();
+        self
+    }
+
     /// Kills a container now, if it is still running.
     async fn kill(&self, id: &str) {
         let kill = bollard::query_parameters::KillContainerOptionsBuilder::default()

@@ -29,6 +29,10 @@ pub(super) struct CleanArgs {
     /// Say what would be removed, and remove nothing.
     #[arg(long)]
     dry_run: bool,
+    /// The daemon to clean (repeat for several; default: DOCKER_HOST, else
+    /// the local socket).
+    #[arg(long = "docker-host", value_name = "URL")]
+    docker_hosts: Vec<String>,
 }
 
 /// Why a run's resources go or stay.
@@ -58,43 +62,16 @@ fn verdict(run: &RunOnDaemon, args: &CleanArgs, now: u64) -> Verdict {
 }
 
 pub(super) fn run(args: CleanArgs) -> Result<i32, Error> {
+    let hosts = if args.docker_hosts.is_empty() {
+        vec![crate::engine::docker_host()]
+    } else {
+        args.docker_hosts.clone()
+    };
     runtime()?.block_on(async {
-        let engine = Engine::connect(&names::new_run_id()).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut removed = (0, 0, 0, 0);
-        let mut kept = 0;
         let mut failures = Vec::new();
-        for run in engine.runs_on_daemon().await? {
-            let (c, i, v, n) = run.counts();
-            let name = if run.run.is_empty() { "(no run id)" } else { run.run.as_str() };
-            let since = Owner::from_labels(&run.labels)
-                .map(|o| format!(", started {} ago", format_duration(Duration::from_secs(now.saturating_sub(o.started)))))
-                .unwrap_or_default();
-            match verdict(&run, &args, now) {
-                Verdict::Keep(why) => {
-                    kept += 1;
-                    println!("kept run {name}{since}: {why}");
-                }
-                Verdict::Remove(why) if args.dry_run => {
-                    println!("would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s), {n} network(s)");
-                }
-                Verdict::Remove(_) => {
-                    let report = engine.remove_run(&run).await;
-                    removed.0 += report.containers;
-                    removed.1 += report.images;
-                    removed.2 += report.volumes;
-                    removed.3 += report.networks;
-                    failures.extend(report.failures);
-                }
-            }
-        }
-        if !args.dry_run {
-            println!(
-                "removed {} container(s), {} image(s), {} volume(s), {} network(s) labelled {LABEL}; kept {kept} run(s)",
-                removed.0, removed.1, removed.2, removed.3
-            );
+        for host in &hosts {
+            let engine = Engine::connect_to(host, &names::new_run_id()).await?;
+            failures.extend(clean(&engine, &args).await?);
         }
         for f in &failures {
             eprintln!("could not remove {f}");
@@ -105,6 +82,58 @@ pub(super) fn run(args: CleanArgs) -> Result<i32, Error> {
             exit::INFRASTRUCTURE
         })
     })
+}
+
+/// Cleans one daemon; what could not be removed.
+async fn clean(engine: &Engine, args: &CleanArgs) -> Result<Vec<String>, Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut removed = (0, 0, 0, 0);
+    let (mut kept, mut in_use) = (0, 0);
+    let mut failures = Vec::new();
+    for run in engine.runs_on_daemon().await? {
+        let (c, i, v, n) = run.counts();
+        let name = if run.run.is_empty() {
+            "(no run id)"
+        } else {
+            run.run.as_str()
+        };
+        let since = Owner::from_labels(&run.labels)
+            .map(|o| {
+                let age = Duration::from_secs(now.saturating_sub(o.started));
+                format!(", started {} ago", format_duration(age))
+            })
+            .unwrap_or_default();
+        match verdict(&run, args, now) {
+            Verdict::Keep(why) => {
+                kept += 1;
+                println!("kept run {name}{since}: {why}");
+            }
+            Verdict::Remove(why) if args.dry_run => println!(
+                "would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s), {n} network(s)"
+            ),
+            Verdict::Remove(_) => {
+                let report = engine.remove_run(&run).await;
+                removed.0 += report.containers;
+                removed.1 += report.images;
+                removed.2 += report.volumes;
+                removed.3 += report.networks;
+                in_use += report.in_use;
+                failures.extend(report.failures);
+            }
+        }
+    }
+    if !args.dry_run {
+        println!(
+            "removed {} container(s), {} image(s), {} volume(s), {} network(s) labelled {LABEL}; kept {kept} run(s)",
+            removed.0, removed.1, removed.2, removed.3
+        );
+        if in_use > 0 {
+            println!("kept {in_use} image(s) that other images are built on");
+        }
+    }
+    Ok(failures)
 }
 
 #[cfg(test)]
@@ -130,6 +159,7 @@ mod tests {
             older_than: older_than.map(Duration::from_secs),
             all,
             dry_run: false,
+            docker_hosts: Vec::new(),
         }
     }
 

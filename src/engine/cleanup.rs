@@ -47,6 +47,9 @@ enum Removal {
     Removed,
     /// Already gone.
     Absent,
+    /// An image another image is built on (a later build FROM it, perhaps
+    /// another run's): it goes when they do.
+    InUse,
     Failed(String),
 }
 
@@ -55,6 +58,10 @@ impl Removal {
         match result {
             Ok(()) => Removal::Removed,
             Err(e) if is_not_found(&e) => Removal::Absent,
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409,
+                message,
+            }) if message.contains("dependent child images") => Removal::InUse,
             Err(e) => Removal::Failed(describe(&e)),
         }
     }
@@ -67,6 +74,8 @@ pub(crate) struct CleanupReport {
     pub images: usize,
     pub volumes: usize,
     pub networks: usize,
+    /// Images kept because other images are built on them.
+    pub in_use: usize,
     pub failures: Vec<String>,
     /// The daemon's answer when it could not list what carries the label:
     /// then nothing is known of what is left.
@@ -84,6 +93,7 @@ impl CleanupReport {
         match removal {
             Removal::Removed => *count += 1,
             Removal::Absent => {}
+            Removal::InUse => self.in_use += 1,
             Removal::Failed(e) => self.failures.push(format!("{} {what}: {e}", kind.noun())),
         }
     }
@@ -93,6 +103,7 @@ impl CleanupReport {
         self.images += other.images;
         self.volumes += other.volumes;
         self.networks += other.networks;
+        self.in_use += other.in_use;
         self.failures.extend(other.failures);
         self.listing_failure = self.listing_failure.take().or(other.listing_failure);
     }
@@ -350,13 +361,13 @@ impl Engine {
             let mut refused = Vec::new();
             for id in pending {
                 match self.remove(kind, &id).await {
-                    Removal::Failed(e) => refused.push((id, e)),
+                    removal @ (Removal::Failed(_) | Removal::InUse) => refused.push((id, removal)),
                     removal => report.tally(kind, &id, removal),
                 }
             }
             if refused.is_empty() || refused.len() == tried {
-                for (id, e) in refused {
-                    report.tally(kind, &id, Removal::Failed(e));
+                for (id, removal) in refused {
+                    report.tally(kind, &id, removal);
                 }
                 return;
             }

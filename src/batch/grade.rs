@@ -121,8 +121,9 @@ pub(crate) async fn grade(
     progress.started(&sub.student.id);
     let run = run(ctx, &engine, &path, &sub.student.id, progress).await;
     let cleanup = engine.cleanup().await;
-    for f in &cleanup.failures {
-        tracing::warn!("cleanup: could not remove {f}");
+    if !cleanup.daemon_gone {
+        // A lost daemon is said once, as the submission goes back.
+        cleanup.warn();
     }
     let Some((events, timed_out)) = run else {
         return Outcome::Interrupted;

@@ -99,7 +99,7 @@ pub(crate) async fn run(ctx: Arc<Context>, req: Request) -> Result<Ended, Error>
             None => queue.push_back(task),
         }
     }
-    let queue = Arc::new(Mutex::new(queue));
+    let queue = Arc::new(Queue::new(queue));
     let daemons: Vec<Arc<Daemon>> = req
         .hosts
         .iter()
@@ -126,7 +126,7 @@ pub(crate) async fn run(ctx: Arc<Context>, req: Request) -> Result<Ended, Error>
     }
     futures_util::future::join_all(workers).await;
     progress.done();
-    let stranded = queue.lock().map_or(0, |q| q.len());
+    let stranded = queue.waiting();
     for d in daemons.iter().filter(|d| !d.alive.load(Ordering::Relaxed)) {
         eprintln!(
             "the daemon at {} stopped answering during the batch",
@@ -242,43 +242,99 @@ async fn kept(ctx: &Context, req: &Request, task: &Task) -> Option<Row> {
     (row.hash.as_deref() == Some(hash.as_str())).then_some(row)
 }
 
-/// One worker: grades submissions on `daemon` until the queue is empty,
-/// the daemon is lost or the batch is stopped.
-async fn work(
-    ctx: Arc<Context>,
-    daemon: Arc<Daemon>,
-    queue: Arc<Mutex<VecDeque<Task>>>,
-    progress: Arc<Progress>,
-) {
+/// The submissions waiting, and how many are being graded: a worker whose
+/// queue is empty still waits while others grade, since a daemon lost under
+/// one of them hands its submission back.
+#[derive(Debug, Default)]
+struct Queue {
+    state: Mutex<(VecDeque<Task>, usize)>,
+    changed: tokio::sync::Notify,
+}
+
+impl Queue {
+    fn new(tasks: VecDeque<Task>) -> Queue {
+        Queue {
+            state: Mutex::new((tasks, 0)),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The next submission; `None` once there is none left and none being
+    /// graded.
+    async fn take(&self) -> Option<Task> {
+        loop {
+            let changed = self.changed.notified();
+            {
+                let mut state = self.state.lock().ok()?;
+                if let Some(task) = state.0.pop_front() {
+                    state.1 += 1;
+                    return Some(task);
+                }
+                if state.1 == 0 {
+                    return None;
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// A submission taken is finished, or handed back to be graded again.
+    fn finished(&self, back: Option<Task>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.1 -= 1;
+            if let Some(task) = back {
+                state.0.push_front(task);
+            }
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn waiting(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.0.len())
+    }
+}
+
+/// One worker: grades submissions on `daemon` until the queue is done, the
+/// daemon is lost or the batch is stopped.
+async fn work(ctx: Arc<Context>, daemon: Arc<Daemon>, queue: Arc<Queue>, progress: Arc<Progress>) {
     loop {
         if ctx.cancel.is_cancelled() || !daemon.alive.load(Ordering::Relaxed) {
             return;
         }
-        let Some(task) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+        let Some(task) = queue.take().await else {
             return;
         };
-        match grade::grade(
+        if ctx.cancel.is_cancelled() || !daemon.alive.load(Ordering::Relaxed) {
+            // Stopped or lost while this worker waited: not ours to grade.
+            queue.finished(Some(task));
+            return;
+        }
+        let graded = grade::grade(
             &ctx,
             &daemon.host,
             &task.submission,
             &task.folder,
             &progress,
         )
-        .await
-        {
-            Outcome::Done(row) => progress.finished(&row, false),
+        .await;
+        match graded {
+            Outcome::Done(row) => {
+                progress.finished(&row, false);
+                queue.finished(None);
+            }
             Outcome::DaemonLost(why) => {
                 tracing::warn!(
                     "{why}: {} goes back to the queue",
                     task.submission.student.id
                 );
                 daemon.alive.store(false, Ordering::Relaxed);
-                if let Ok(mut q) = queue.lock() {
-                    q.push_front(task);
-                }
+                queue.finished(Some(task));
                 return;
             }
-            Outcome::Interrupted => return,
+            Outcome::Interrupted => {
+                queue.finished(None);
+                return;
+            }
         }
     }
 }

@@ -146,9 +146,7 @@ async fn check(
     drop(run);
     // Whatever was still in flight is recorded and labelled: cleanup finds it.
     let cleanup = engine.cleanup().await;
-    for f in &cleanup.failures {
-        tracing::warn!("cleanup: could not remove {f}");
-    }
+    cleanup.warn();
     let _ = tx.send(Event::RunFinished {
         duration: started.elapsed(),
         interrupted,

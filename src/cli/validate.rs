@@ -109,9 +109,7 @@ async fn validate_course(
     drop(run);
     // Whatever was still in flight is recorded and labelled: cleanup finds it.
     let cleanup = engine.cleanup().await;
-    for f in &cleanup.failures {
-        tracing::warn!("cleanup: could not remove {f}");
-    }
+    cleanup.warn();
     if io::stderr().is_terminal() {
         eprint!("\r\x1b[2K");
     }

@@ -27,6 +27,8 @@ const DISK_POLL: Duration = Duration::from_millis(500);
 /// How long a stopped build's output is still read, for the layers the
 /// builder is committing.
 const DRAIN: Duration = Duration::from_secs(120);
+/// Why a build or run stopped when its daemon did.
+pub(super) const DAEMON_GONE: &str = "the daemon stopped answering";
 
 /// What to build, in the daemon's terms.
 #[derive(Debug, Clone)]
@@ -164,6 +166,9 @@ impl Engine {
             )),
             _ = self.cancel.cancelled() => BuildFailure::Daemon("interrupted".to_string()),
         };
+        if matches!(&stopped, BuildFailure::Daemon(why) if why == DAEMON_GONE) {
+            return Some(stopped);
+        }
         let running = progress.lock().ok().and_then(|mut p| {
             p.stopping = true;
             p.container.clone()
@@ -252,6 +257,11 @@ impl Engine {
                 continue;
             };
             let Some(written) = self.written(&id).await else {
+                // A daemon that stopped answering never ends the build's
+                // output either: say so rather than wait for the timeout.
+                if !self.answers().await {
+                    return BuildFailure::Daemon(DAEMON_GONE.to_string());
+                }
                 continue;
             };
             let (total, step) = match progress.lock() {

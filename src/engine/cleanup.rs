@@ -80,6 +80,9 @@ pub(crate) struct CleanupReport {
     /// The daemon's answer when it could not list what carries the label:
     /// then nothing is known of what is left.
     pub listing_failure: Option<String>,
+    /// The daemon stopped answering: what the run made there is left, for
+    /// `dockgrade clean` once it is back.
+    pub daemon_gone: bool,
 }
 
 impl CleanupReport {
@@ -98,6 +101,21 @@ impl CleanupReport {
         }
     }
 
+    /// Says on stderr what could not be removed: once, when the daemon has
+    /// gone, rather than once for each thing it still holds.
+    pub fn warn(&self) {
+        if self.daemon_gone {
+            tracing::warn!(
+                "the daemon stopped answering: what this run made there is left; \
+                 `dockgrade clean` removes it once the daemon is back"
+            );
+            return;
+        }
+        for f in &self.failures {
+            tracing::warn!("cleanup: could not remove {f}");
+        }
+    }
+
     fn add(&mut self, other: CleanupReport) {
         self.containers += other.containers;
         self.images += other.images;
@@ -106,6 +124,7 @@ impl CleanupReport {
         self.in_use += other.in_use;
         self.failures.extend(other.failures);
         self.listing_failure = self.listing_failure.take().or(other.listing_failure);
+        self.daemon_gone |= other.daemon_gone;
     }
 }
 
@@ -219,6 +238,9 @@ impl Engine {
             self.remove_untagged(id).await;
         }
         report.add(self.sweep(&run_filter(&self.run_id)).await);
+        if !report.failures.is_empty() || report.listing_failure.is_some() {
+            report.daemon_gone = !self.answers().await;
+        }
         report
     }
 
@@ -270,7 +292,8 @@ impl Engine {
         loop {
             self.kill(id).await;
             match self.remove(Resource::Container, id).await {
-                Removal::Failed(_) if Instant::now() < deadline => {
+                // Busy is worth waiting for; a daemon that is gone is not.
+                Removal::Failed(_) if Instant::now() < deadline && self.answers().await => {
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 removal => return removal,

@@ -248,10 +248,11 @@ impl Engine {
         let watch = async {
             loop {
                 tokio::time::sleep(DISK_POLL).await;
-                if let Some(written) = self.written(id).await
-                    && written > sandbox.limits.disk
-                {
-                    return written;
+                match self.written(id).await {
+                    Some(written) if written > sandbox.limits.disk => return Some(written),
+                    Some(_) => {}
+                    None if !self.answers().await => return None,
+                    None => {}
                 }
             }
         };
@@ -264,7 +265,10 @@ impl Engine {
                 Ok(Some(Err(e))) => return Err(StepError::daemon("waiting for the container", e)),
                 Err(_) => Ending::TimedOut,
             },
-            written = watch => Ending::DiskExceeded(written),
+            written = watch => match written {
+                Some(written) => Ending::DiskExceeded(written),
+                None => return Err(StepError::Infrastructure(super::build::DAEMON_GONE.to_string())),
+            },
             _ = self.cancel.cancelled() => Ending::Cancelled,
         };
         self.kill(id).await;

@@ -96,9 +96,7 @@ async fn run_exercise(
     // Free the daemon before the next exercise: its images and containers
     // are not needed once the checks are decided.
     let cleanup = engine.cleanup().await;
-    for f in &cleanup.failures {
-        tracing::warn!("cleanup: could not remove {f}");
-    }
+    cleanup.warn();
     if engine.is_cancelled() {
         return None;
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A second Docker daemon for tests: its own socket, data root, exec root and
-# containerd, no bridge (its containers and builds use no network), vfs
-# storage (no overlay mounts to undo). Needs root.
+# A second Docker daemon for tests: its own socket, data root, exec root,
+# containerd and bridge (made here, with a subnet of its own and no NAT: its
+# containers reach nothing beyond it), vfs storage (no overlay mounts to
+# undo). Needs root.
 #
 #   ci/second-daemon.sh start DIR   # start (or restart) it; loads busybox:1.35
 #   ci/second-daemon.sh kill DIR    # kill -9 it and everything it started
@@ -14,6 +15,8 @@ set -euo pipefail
 cmd=${1:?start, kill or stop}
 dir=${2:?a folder}
 sock="$dir/docker.sock"
+# An interface name has at most 15 characters; one bridge per folder.
+bridge="dgb$(printf '%s' "$dir" | cksum | cut -d' ' -f1 | cut -c1-8)"
 
 say() { printf 'second-daemon: %s\n' "$*" >&2; }
 
@@ -50,8 +53,15 @@ case "$cmd" in
     if ! answers; then
       # A killed daemon leaves its pid files; the new one must not trust them.
       rm -f "$dir/docker.pid" "$dir/exec/containerd/containerd.pid" "$sock"
+      if ! ip link show "$bridge" >/dev/null 2>&1; then
+        # 10.213.x.0/24 from the name: two second daemons, two subnets.
+        net=$(( $(printf '%s' "$bridge" | cksum | cut -d' ' -f1) % 250 + 1 ))
+        ip link add "$bridge" type bridge
+        ip addr add "10.213.$net.1/24" dev "$bridge"
+        ip link set "$bridge" up
+      fi
       nohup dockerd --host "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
-        --pidfile "$dir/docker.pid" --bridge none --iptables=false --ip-masq=false \
+        --pidfile "$dir/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
         --storage-driver vfs >>"$dir/dockerd.log" 2>&1 &
       for _ in $(seq 1 120); do answers && break; sleep 0.25; done
       answers || { tail -20 "$dir/dockerd.log" >&2; say "did not answer within 30 s"; exit 1; }
@@ -76,6 +86,7 @@ case "$cmd" in
     pids=$(ours | sort -u)
     [ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
     teardown_mounts
+    ip link delete "$bridge" 2>/dev/null || true
     rm -rf "$dir"
     ;;
   *)

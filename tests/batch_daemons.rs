@@ -4,7 +4,7 @@
 //! removes what the batch left on it.
 //!
 //! Alone in its test binary: it starts a second `dockerd` (its own socket,
-//! data root and containerd; no bridge) with `ci/second-daemon.sh`, as root.
+//! data root, containerd and bridge) with `ci/second-daemon.sh`, as root.
 
 mod common;
 

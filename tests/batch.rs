@@ -411,3 +411,51 @@ fn three_shards_merged_equal_one_run_and_mismatched_shards_are_refused() {
     assert_eq!(mixed.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("merge only shards of one batch"));
 }
+
+#[test]
+fn every_row_says_what_happened_to_the_submission() {
+    let ws = class(&[("alice", GOOD), ("fifo", GOOD), ("outside", GOOD)]);
+    std::fs::create_dir_all(ws.path("subs/empty")).expect("mkdir");
+    let fifo = ws.path("subs/fifo/pipe");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    std::os::unix::fs::symlink("/etc/shadow", ws.path("subs/outside/shadow")).expect("link");
+    let (code, stdout, stderr) = batch(&ws, "out", &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (rows, csv) = grades(&ws, "out");
+    assert_eq!(rows["alice"], ("graded".into(), 3));
+    assert_eq!(rows["empty"].0, "invalid", "{csv}");
+    assert!(csv.contains("the submission is empty"), "{csv}");
+    // Unreadable kinds of file are the submission's: graded, and said.
+    for (student, why) in [
+        ("fifo", "`pipe` is a FIFO"),
+        (
+            "outside",
+            "`shadow` is a symlink that leads outside the submission",
+        ),
+    ] {
+        assert_eq!(rows[student], ("graded".into(), 0), "{csv}");
+        let feedback =
+            std::fs::read_to_string(ws.path(&format!("out/students/{student}/report.txt")))
+                .expect("feedback");
+        assert!(feedback.contains(why), "{feedback}");
+    }
+    nothing_left(&ws, "out");
+
+    // A daemon that fails the build: the row is an error, never `graded`.
+    let daemon = common::fake_daemon::FakeDaemon::start();
+    let (code, stdout, stderr) = batch(
+        &ws,
+        "failing",
+        &["--docker-host", &daemon.host(), "--only", "alice"],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (rows, csv) = grades(&ws, "failing");
+    assert_eq!(rows["alice"].0, "error", "{csv}");
+    assert!(csv.contains("the fake daemon fails every request"), "{csv}");
+}

@@ -74,3 +74,29 @@ fn doctor_tells_a_failing_daemon_in_sentences() {
         );
     }
 }
+
+#[test]
+fn a_check_on_a_step_after_a_failed_build_request_is_an_error_not_a_skip() {
+    // The daemon fails the build (a 500 that is not about the Dockerfile):
+    // the run after it never happened, and its check was never decided.
+    // Reported as a skip, the student would get 0 and exit 1; it is 3.
+    let daemon = FakeDaemon::start();
+    let ws = Workspace::new();
+    ws.write(
+        "exercises/b.toml",
+        "id = \"b\"\ntitle = \"B\"\n[[steps]]\nname = \"image\"\nbuild = { dockerfile = \"Dockerfile\" }\n\
+         [[steps]]\nname = \"run\"\nrun = { image = \"image\" }\n\
+         [[checks]]\nname = \"says hello\"\nstep = \"run\"\nstdout = { equals = \"hello\" }\n",
+    );
+    ws.write(
+        "Dockerfile",
+        "FROM busybox:1.35\nCMD [\"echo\", \"hello\"]\n",
+    );
+    let (code, stdout, stderr) = run(&ws, &daemon, &["check"]);
+    assert_eq!(code, Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("not run: step `image` could not be graded"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("build failed"), "{stdout}");
+}

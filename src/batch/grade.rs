@@ -113,6 +113,14 @@ pub(crate) async fn grade(
             }
         },
     };
+    if is_empty(&path) {
+        let why = "the submission is empty: nothing to grade".to_string();
+        return done(
+            ctx,
+            plain_row(ctx, sub, folder, RowStatus::Invalid, why),
+            &[],
+        );
+    }
     let hash = hash_of(&sub.source, &path, &ctx.course).await;
     let engine = match Engine::connect_to(host, &names::new_run_id()).await {
         Ok(e) => Arc::new(e),
@@ -141,6 +149,12 @@ pub(crate) async fn grade(
     );
     let reports = reports(&events, &sub.student.id, &hash);
     done(ctx, row, &reports)
+}
+
+/// A submission with nothing in it but, perhaps, a Git repository with no
+/// files checked out (an assignment accepted and never pushed to).
+fn is_empty(path: &Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|entries| entries.flatten().all(|e| e.file_name() == ".git"))
 }
 
 /// The row of a submission that was graded (to its end or its timeout).

@@ -209,12 +209,17 @@ impl Engine {
                 Err(DockerError::DockerStreamError { error }) => {
                     return Some(BuildFailure::Submission(error.trim().to_string()));
                 }
-                // The daemon refuses a Dockerfile it cannot parse or find
-                // before streaming anything: that is the submission's fault.
+                // The daemon refuses a Dockerfile it cannot parse (400) or
+                // find (500, "Cannot locate specified Dockerfile") before
+                // streaming anything: that is the submission's fault. Any
+                // other 500 is the daemon's, and the grade cannot stand.
                 Err(DockerError::DockerResponseServerError {
                     status_code,
                     message,
-                }) if status_code <= 500 => {
+                }) if status_code < 500
+                    || (status_code == 500
+                        && message.to_ascii_lowercase().contains("dockerfile")) =>
+                {
                     return Some(BuildFailure::Submission(message.trim().to_string()));
                 }
                 Err(e) => return Some(BuildFailure::Daemon(describe(&e))),

@@ -222,12 +222,24 @@ async fn run_step(
     stage: &Stage,
     events: &UnboundedSender<Event>,
 ) -> StepObservation {
-    let blocked = planned.needs.iter().find_map(|&n| {
+    // A step that needs one the grader failed on is an error too, not a
+    // skip: its checks were never decided, and the grade must say so.
+    let status_of = |n: usize| {
         let name = &plan.steps[n].step.name;
-        match done.steps.get(name).map(|o| &o.status) {
-            Some(StepStatus::Done) => None,
-            _ => Some(format!("not run: step `{name}` did not complete")),
-        }
+        (name, done.steps.get(name).map(|o| &o.status))
+    };
+    let errored = planned.needs.iter().find_map(|&n| match status_of(n) {
+        (name, Some(StepStatus::Error(why))) => Some(format!(
+            "not run: step `{name}` could not be graded ({why})"
+        )),
+        _ => None,
+    });
+    if let Some(reason) = errored {
+        return StepObservation::new(&planned.step.name, StepStatus::Error(reason));
+    }
+    let blocked = planned.needs.iter().find_map(|&n| match status_of(n) {
+        (_, Some(StepStatus::Done)) => None,
+        (name, _) => Some(format!("not run: step `{name}` did not complete")),
     });
     if let Some(reason) = blocked {
         return StepObservation::new(&planned.step.name, StepStatus::Skipped(reason));

@@ -75,6 +75,7 @@ const OTHER_KEYS: &[&str] = &[
     "contains",
     "not_contains",
     "matches",
+    "not_matches",
     "equals",
     "not",
     "in",

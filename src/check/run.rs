@@ -57,6 +57,10 @@ pub(super) fn text_match(m: &TextMatcher, text: &str) -> (bool, String, String) 
         ok &= re.is_match(text);
         expected.push(format!("to match /{}/", re.as_str()));
     }
+    if let Some(re) = &m.not_matches {
+        ok &= !re.is_match(text);
+        expected.push(format!("not to match /{}/", re.as_str()));
+    }
     (ok, expected.join(" and "), excerpt(text))
 }
 

@@ -143,6 +143,27 @@ fn stdout_and_stderr_matchers() {
         out.message,
         "stderr: expected not to contain \"warning\", got \"warning: x\""
     );
+    let nm = TextMatcher {
+        not_matches: Some(regex::Regex::new("^root\\s*$").expect("re")),
+        ..Default::default()
+    };
+    assert_eq!(
+        evaluate(&check("r", vec![Assertion::Stdout(nm.clone())]), &o).status,
+        Status::Passed,
+        "Hello, world! is not root"
+    );
+    let out = evaluate(&check("r", vec![Assertion::Stderr(nm)]), &o);
+    assert_eq!(out.status, Status::Passed, "{}", out.message);
+    let nm = TextMatcher {
+        not_matches: Some(regex::Regex::new("^warning").expect("re")),
+        ..Default::default()
+    };
+    let out = evaluate(&check("r", vec![Assertion::Stderr(nm)]), &o);
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(
+        out.message,
+        "stderr: expected not to match /^warning/, got \"warning: x\""
+    );
     let c = TextMatcher {
         contains: Some("Bye".into()),
         ..Default::default()

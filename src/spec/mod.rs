@@ -481,6 +481,7 @@ pub struct TextMatcher {
     pub contains: Option<String>,
     pub not_contains: Option<String>,
     pub matches: Option<Regex>,
+    pub not_matches: Option<Regex>,
 }
 
 /// Image metadata to compare; only the listed fields are compared.

@@ -126,12 +126,19 @@ pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Optio
     (diag.count() == before).then_some(Assertion::Layers(want))
 }
 
-/// `file = { path, equals | contains | not_contains | matches }`.
+/// `file = { path, equals | contains | not_contains | matches | not_matches }`.
 pub(super) fn file(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
     let t = f.table(diag)?;
     t.only(
         diag,
-        &["path", "equals", "contains", "not_contains", "matches"],
+        &[
+            "path",
+            "equals",
+            "contains",
+            "not_contains",
+            "matches",
+            "not_matches",
+        ],
     );
     let path = match t.entry("path") {
         Some(p) => p.container_path(diag),
@@ -147,10 +154,19 @@ pub(super) fn file(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
     })
 }
 
-/// `stdout` or `stderr = { equals | contains | not_contains | matches }`.
+/// `stdout` or `stderr = { equals | contains | not_contains | matches | not_matches }`.
 pub(super) fn stream(diag: &mut Diagnostics, f: &Entry) -> Option<TextMatcher> {
     let t = f.table(diag)?;
-    t.only(diag, &["equals", "contains", "not_contains", "matches"]);
+    t.only(
+        diag,
+        &[
+            "equals",
+            "contains",
+            "not_contains",
+            "matches",
+            "not_matches",
+        ],
+    );
     text_matcher(diag, f, &t)
 }
 
@@ -275,30 +291,33 @@ fn file_expectation(diag: &mut Diagnostics, item: &Entry) -> Option<FileExpectat
 }
 
 fn text_matcher(diag: &mut Diagnostics, f: &Entry, t: &Table) -> Option<TextMatcher> {
-    let matches = match t.entry("matches") {
-        Some(m) => {
-            let pattern = m.string(diag)?;
-            match Regex::new(&pattern) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    m.invalid(diag, format!("invalid regular expression: {e}"));
-                    return None;
-                }
-            }
-        }
-        None => None,
+    let regex = |diag: &mut Diagnostics, key: &str| -> Result<Option<Regex>, ()> {
+        let Some(m) = t.entry(key) else {
+            return Ok(None);
+        };
+        let pattern = m.string(diag).ok_or(())?;
+        Regex::new(&pattern).map(Some).map_err(|e| {
+            m.invalid(diag, format!("invalid regular expression: {e}"));
+        })
     };
+    let matches = regex(diag, "matches").ok()?;
+    let not_matches = regex(diag, "not_matches").ok()?;
     let m = TextMatcher {
         equals: t.entry("equals").and_then(|x| x.string(diag)),
         contains: t.entry("contains").and_then(|x| x.string(diag)),
         not_contains: t.entry("not_contains").and_then(|x| x.string(diag)),
         matches,
+        not_matches,
     };
-    if m.equals.is_none() && m.contains.is_none() && m.not_contains.is_none() && m.matches.is_none()
+    if m.equals.is_none()
+        && m.contains.is_none()
+        && m.not_contains.is_none()
+        && m.matches.is_none()
+        && m.not_matches.is_none()
     {
         f.invalid(
             diag,
-            "needs one of `equals`, `contains`, `not_contains`, `matches`",
+            "needs one of `equals`, `contains`, `not_contains`, `matches`, `not_matches`",
         );
         return None;
     }

@@ -1,15 +1,141 @@
-//! The course on disk: loading exercise specs and selecting among them.
+//! The course on disk: finding it, loading its exercise specs and selecting
+//! among them.
 //!
-//! Every `*.toml` in the exercises folder is parsed, and every error of
-//! every file is collected before anything is reported. An exercise's own
-//! files live beside its spec, in `<id>/`; this is where that is looked up,
-//! since parsing does no I/O.
+//! The course is found the way tools find their configuration:
+//! `--exercises-dir`, else `DOCKGRADE_EXERCISES`, else an `exercises/`
+//! folder (holding specs) in the current directory or any parent, else the
+//! course installed with the binary ([`crate::installed`]). Every `*.toml`
+//! in the exercises folder is parsed, and every error of every file is
+//! collected before anything is reported. An exercise's own files live
+//! beside its spec, in `<id>/`; this is where that is looked up, since
+//! parsing does no I/O.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::spec::{Exercise, SpecError, parse_exercise};
+
+/// The environment variable naming the exercises folder.
+pub(crate) const EXERCISES_ENV: &str = "DOCKGRADE_EXERCISES";
+
+/// How the exercises folder was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    Flag,
+    Env,
+    /// `exercises/` in the current directory or a parent.
+    Nearby,
+    /// The course that comes with the binary.
+    Installed,
+}
+
+/// The course's exercises folder, and how it was found.
+#[derive(Debug, Clone)]
+pub(crate) struct CourseDir {
+    pub exercises: PathBuf,
+    pub found: Found,
+}
+
+impl CourseDir {
+    /// The starter files handed to students: `Dockerfiles/` beside the
+    /// exercises folder.
+    pub fn starters(&self) -> PathBuf {
+        self.exercises
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("Dockerfiles")
+    }
+}
+
+/// Finds the exercises folder; `flag` is `--exercises-dir`.
+pub(crate) fn locate(flag: Option<&Path>) -> Result<CourseDir, Error> {
+    if let Some(dir) = flag {
+        return Ok(CourseDir {
+            exercises: dir.to_path_buf(),
+            found: Found::Flag,
+        });
+    }
+    let env = std::env::var_os(EXERCISES_ENV).filter(|v| !v.is_empty());
+    if let Some(dir) = &env {
+        return Ok(CourseDir {
+            exercises: PathBuf::from(dir),
+            found: Found::Env,
+        });
+    }
+    let cwd = std::env::current_dir().ok();
+    let nearby = cwd.iter().flat_map(|d| d.ancestors()).find_map(|d| {
+        let dir = d.join("exercises");
+        holds_specs(&dir).then_some(dir)
+    });
+    if let Some(dir) = nearby {
+        return Ok(CourseDir {
+            exercises: relative_to(&dir, cwd.as_deref()),
+            found: Found::Nearby,
+        });
+    }
+    let installed = if crate::installed::has_course() {
+        match crate::installed::course_root() {
+            Ok(root) => {
+                return Ok(CourseDir {
+                    exercises: root.join("exercises"),
+                    found: Found::Installed,
+                });
+            }
+            Err(e) => format!(
+                "could not be unpacked into {}: {e}",
+                crate::installed::cache_dir().display()
+            ),
+        }
+    } else {
+        "is not part of this build".to_string()
+    };
+    let looked: Vec<String> = cwd
+        .iter()
+        .flat_map(|d| d.ancestors())
+        .map(|d| d.join("exercises").display().to_string())
+        .collect();
+    Err(Error::Usage(format!(
+        "no course found. Looked at:\n  --exercises-dir: not given\n  {EXERCISES_ENV}: not set\n  \
+         an exercises/ folder with specs: none of {}\n  the course installed with dockgrade: it {installed}\n\
+         Name the folder of exercise specs with --exercises-dir DIR (or {EXERCISES_ENV}=DIR).",
+        if looked.is_empty() {
+            "(the current directory cannot be read)".to_string()
+        } else {
+            looked.join(", ")
+        }
+    )))
+}
+
+/// A folder holding at least one `*.toml`.
+fn holds_specs(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
+    })
+}
+
+/// `dir` as the user would write it from `cwd` (`exercises`, `../exercises`),
+/// for messages; absolute when that is shorter to say.
+fn relative_to(dir: &Path, cwd: Option<&Path>) -> PathBuf {
+    let Some(cwd) = cwd else {
+        return dir.to_path_buf();
+    };
+    let mut up = PathBuf::new();
+    for ancestor in cwd.ancestors() {
+        if let Ok(rest) = dir.strip_prefix(ancestor) {
+            let rel = up.join(rest);
+            return if up.components().count() <= 3 {
+                rel
+            } else {
+                dir.to_path_buf()
+            };
+        }
+        up.push("..");
+    }
+    dir.to_path_buf()
+}
 
 /// Reads and parses every `*.toml` in `dir`, collecting all errors.
 pub(crate) fn load_dir(dir: &Path) -> Result<Vec<Exercise>, Error> {

@@ -4,7 +4,9 @@
 //!
 //! - [`spec`]: TOML → [`spec::Exercise`], no I/O; `spec/parse/` holds the
 //!   error-collecting reader, the exercise and step grammar, and the checks.
-//!   [`catalog`] loads the course's specs from disk and selects among them.
+//!   [`catalog`] finds the course (a flag, `DOCKGRADE_EXERCISES`, a folder
+//!   nearby, or the course `installed` with the binary), loads its specs
+//!   and selects among them.
 //! - `plan`: what to build, run and probe, decided up front, no I/O.
 //! - `stage` and [`build_context`]: the submission as grading reads it (the
 //!   exercise's files layered over it, `.dockerignore` applied by
@@ -39,6 +41,7 @@ mod engine;
 mod error;
 mod event;
 mod exit;
+mod installed;
 mod names;
 mod observation;
 mod owner;

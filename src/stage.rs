@@ -96,7 +96,16 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
 /// by the path: incompressible like real data, and the same on every run so
 /// builds stay cacheable.
 fn write_fixture(path: &Path, name: &str, content: &FixtureContent) -> io::Result<()> {
-    let mut file = fs::File::create(path)?;
+    write_fixture_to(fs::File::create(path)?, name, content)
+}
+
+/// Writes a fixture's content into `file` (see [`write_fixture`]); `init`
+/// gives it a file it created new, so nothing is ever overwritten.
+pub(crate) fn write_fixture_to(
+    mut file: fs::File,
+    name: &str,
+    content: &FixtureContent,
+) -> io::Result<()> {
     match content {
         FixtureContent::Text(text) => file.write_all(text.as_bytes()),
         FixtureContent::Zeros(n) => file.set_len(*n),

@@ -45,6 +45,7 @@ fn check(step: &str, assertions: Vec<Assertion>) -> Check {
         points: 3,
         hint: Some("try harder".into()),
         assertions,
+        visibility: Default::default(),
     }
 }
 

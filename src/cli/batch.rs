@@ -66,7 +66,7 @@ pub(super) struct BatchArgs {
 }
 
 pub(super) fn run(args: BatchArgs) -> Result<i32, Error> {
-    let dir = &args.course.exercises_dir;
+    let dir = &args.course.dir()?;
     let exercises = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
     if !args.submissions.is_dir() {
         return Err(Error::Usage(format!(

@@ -46,8 +46,14 @@ pub(super) struct CheckArgs {
 }
 
 pub(super) fn run(args: CheckArgs) -> Result<i32, Error> {
-    let dir = &args.course.exercises_dir;
+    let dir = &args.course.dir()?;
     let selected = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
+    if args.submission.exists() && !args.submission.is_dir() {
+        return Err(Error::Usage(format!(
+            "--submission {} is not a folder: name the folder that holds your files",
+            args.submission.display()
+        )));
+    }
     if !args.submission.is_dir() {
         return Err(Error::Usage(format!(
             "submission folder {} does not exist",

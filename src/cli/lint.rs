@@ -1,14 +1,16 @@
 //! `dockgrade lint`: every error of every spec, without a daemon.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use super::Course;
 
 use crate::catalog;
 use crate::error::Error;
 use crate::exit;
 
-pub(super) fn run(files: &[PathBuf], dir: &Path) -> Result<i32, Error> {
+pub(super) fn run(files: &[PathBuf], course: &Course) -> Result<i32, Error> {
     let exercises = if files.is_empty() {
-        catalog::load_dir(dir)?
+        catalog::load_dir(&course.dir()?)?
     } else {
         catalog::load_files(files)?
     };

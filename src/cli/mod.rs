@@ -8,9 +8,11 @@ mod batch;
 mod check;
 mod clean;
 mod doctor;
+mod init;
 mod lint;
 mod list;
 mod merge;
+mod show;
 mod validate;
 
 use std::io;
@@ -37,6 +39,11 @@ struct Cli {
 enum Command {
     /// Build, run and check a submission against exercises.
     Check(check::CheckArgs),
+    /// Show an exercise's task: what to do, what to submit, its checks.
+    Show(show::ShowArgs),
+    /// Start an exercise: write its starter files, the course files it gives
+    /// and its data into a folder (existing files are kept).
+    Init(init::InitArgs),
     /// List the exercises with their sections and points.
     List {
         #[command(flatten)]
@@ -70,9 +77,23 @@ enum Command {
 /// Where the course's exercise specs are.
 #[derive(Debug, Args)]
 struct Course {
-    /// Folder holding the exercise specs.
-    #[arg(long, default_value = "exercises")]
-    exercises_dir: PathBuf,
+    /// Folder holding the exercise specs (default: $DOCKGRADE_EXERCISES, else
+    /// an exercises/ folder here or in a parent folder, else the course
+    /// installed with dockgrade).
+    #[arg(long, value_name = "DIR")]
+    exercises_dir: Option<PathBuf>,
+}
+
+impl Course {
+    /// The exercises folder, found as `catalog::locate` finds it.
+    fn locate(&self) -> Result<crate::catalog::CourseDir, Error> {
+        crate::catalog::locate(self.exercises_dir.as_deref())
+    }
+
+    /// The exercises folder's path.
+    fn dir(&self) -> Result<PathBuf, Error> {
+        self.locate().map(|c| c.exercises)
+    }
 }
 
 /// Report files written besides what is printed.
@@ -127,12 +148,14 @@ pub fn main() -> i32 {
     };
     let result = match cli.command {
         Command::Check(args) => check::run(args),
-        Command::List { course } => list::run(&course.exercises_dir),
-        Command::Lint { files, course } => lint::run(&files, &course.exercises_dir),
+        Command::Show(args) => show::run(args),
+        Command::Init(args) => init::run(args),
+        Command::List { course } => course.dir().and_then(|d| list::run(&d)),
+        Command::Lint { files, course } => lint::run(&files, &course),
         Command::Validate(args) => validate::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Merge(args) => merge::run(args),
-        Command::Doctor { course } => doctor::run(&course.exercises_dir),
+        Command::Doctor { course } => doctor::run(course.locate()),
         Command::Clean(args) => clean::run(args),
     };
     match result {

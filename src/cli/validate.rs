@@ -38,7 +38,7 @@ pub(super) struct ValidateArgs {
 }
 
 pub(super) fn run(args: ValidateArgs) -> Result<i32, Error> {
-    let dir = &args.course.exercises_dir;
+    let dir = &args.course.dir()?;
     let selected = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
     if !args.solutions_dir.is_dir() {
         return Err(Error::Usage(format!(

@@ -982,9 +982,14 @@ fn every_course_dockerfile_parses_and_fetches_only_its_base_images() {
             Err(e) => panic!("{}: {e}", path.display()),
         };
         let found = remote_sources(&dockerfile, &no_args()).expect("within the work budget");
+        // `docker.io/library/debian:bookworm-slim` is the same image.
+        let short = |i: &str| -> String {
+            let i = i.strip_prefix("docker.io/").unwrap_or(i);
+            i.strip_prefix("library/").unwrap_or(i).to_string()
+        };
         for source in &found {
             assert!(
-                matches!(&source.kind, RemoteKind::Image(i) if i == "busybox:1.35" || i == "debian:bookworm-slim"),
+                matches!(&source.kind, RemoteKind::Image(i) if ["busybox:1.35", "debian:bookworm-slim"].contains(&short(i).as_str())),
                 "{}: {source:?}",
                 path.display()
             );

@@ -153,6 +153,10 @@ impl Style {
         Style { color }
     }
 
+    pub fn is_colored(&self) -> bool {
+        self.color
+    }
+
     /// `text` in the SGR colour or weight `code` (`"31"` red, `"1"` bold…).
     pub fn paint(&self, code: &str, text: &str) -> String {
         if self.color {

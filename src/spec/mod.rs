@@ -300,6 +300,34 @@ pub struct Check {
     pub points: u32,
     pub hint: Option<String>,
     pub assertions: Vec<Assertion>,
+    pub visibility: Visibility,
+}
+
+/// Who may see a check's name, message and hint. Every check counts in the
+/// score; a hidden one is shown to instructors (batch files, JSON) only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Visibility {
+    #[default]
+    Visible,
+    Hidden,
+    /// Hidden until the due date (platforms that know it, such as
+    /// Gradescope, show it then).
+    AfterDueDate,
+}
+
+impl Visibility {
+    pub fn key(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::Hidden => "hidden",
+            Visibility::AfterDueDate => "after_due_date",
+        }
+    }
+
+    /// Whether a student may see the check now.
+    pub fn shown_to_students(self) -> bool {
+        self == Visibility::Visible
+    }
 }
 
 #[derive(Debug, Clone)]

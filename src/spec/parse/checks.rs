@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use super::assertions;
 use super::reader::{Diagnostics, Entry, Table, required_string, table_array};
-use crate::spec::{Assertion, AssertionKind, BuildExpectation, Check, Step, StepKind, StepType};
+use crate::spec::{
+    Assertion, AssertionKind, BuildExpectation, Check, Step, StepKind, StepType, Visibility,
+};
 
 /// Every check, or `None` when any of them has an error.
 pub(super) fn checks(
@@ -21,13 +23,24 @@ pub(super) fn checks(
     let before = diag.count();
     let mut out = Vec::new();
     for t in &tables {
-        let mut allowed = vec!["name", "step", "points", "hint"];
+        let mut allowed = vec!["name", "step", "points", "hint", "visibility"];
         allowed.extend(AssertionKind::ALL.map(AssertionKind::key));
         t.only(diag, &allowed);
         let name = required_string(diag, t, "name");
         let step = checked_step(diag, t, steps, declared);
         let points = points(diag, t);
         let hint = t.entry("hint").and_then(|f| f.string(diag));
+        let visibility = match t.entry("visibility") {
+            Some(f) => f.one_of(
+                diag,
+                &[
+                    ("visible", Visibility::Visible),
+                    ("hidden", Visibility::Hidden),
+                    ("after_due_date", Visibility::AfterDueDate),
+                ],
+            ),
+            None => Some(Visibility::Visible),
+        };
         let mut assertions = Vec::new();
         for kind in AssertionKind::ALL {
             let Some(f) = t.entry(kind.key()) else {
@@ -49,8 +62,11 @@ pub(super) fn checks(
         if let Some(step) = step {
             warn_about_entrypoint(diag, t, step, &assertions);
         }
-        if let (Some(name), Some(step), Some(points)) = (name, step, points) {
+        if let (Some(name), Some(step), Some(points), Some(visibility)) =
+            (name, step, points, visibility)
+        {
             out.push(Check {
+                visibility,
                 name,
                 step: step.name.clone(),
                 points,

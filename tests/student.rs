@@ -1,0 +1,224 @@
+//! A student's first ten minutes, as the CLI meets them: finding the course
+//! from wherever they stand, `--submission` pointing at a file.
+
+mod common;
+
+use common::Workspace;
+
+const SPEC: &str = r#"
+id = "hello"
+title = "Say hello"
+[[steps]]
+name = "base"
+image = "busybox:1.35"
+[[checks]]
+name = "small"
+step = "base"
+size = { max = "100 MB" }
+"#;
+
+/// `dockgrade list` run in `dir` of `ws`, with the cache in the workspace.
+fn list_in(ws: &Workspace, dir: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    std::fs::create_dir_all(ws.path(dir)).expect("mkdir");
+    let mut cmd = ws.dockgrade();
+    cmd.current_dir(ws.path(dir))
+        .env_remove("DOCKGRADE_EXERCISES")
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .arg("list");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_course_is_found_from_a_nested_folder() {
+    let ws = Workspace::new();
+    ws.write("course/exercises/hello.toml", SPEC);
+    let (code, stdout, stderr) = list_in(&ws, "course/students/me/work", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("hello"), "{stdout}");
+    assert!(!stdout.contains("02-first-image"), "not the installed one");
+}
+
+#[test]
+fn the_course_is_found_from_the_environment() {
+    let ws = Workspace::new();
+    ws.write("elsewhere/specs/hello.toml", SPEC);
+    let dir = ws.path("elsewhere/specs");
+    let (code, stdout, stderr) = list_in(
+        &ws,
+        "student",
+        &[("DOCKGRADE_EXERCISES", dir.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("hello"), "{stdout}");
+}
+
+#[test]
+fn the_installed_course_is_used_when_nothing_is_nearby() {
+    let ws = Workspace::new();
+    let (code, stdout, stderr) = list_in(&ws, "student", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    for id in ["02-first-image", "03-multistage", "04-non-root"] {
+        assert!(stdout.contains(id), "{stdout}");
+    }
+    // Unpacked into the cache, with the greeting script still executable.
+    let unpacked: Vec<_> = std::fs::read_dir(ws.path("cache"))
+        .expect("the cache")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(unpacked.len(), 1, "{unpacked:?}");
+    let script = unpacked[0]
+        .join("exercises/_course/docker_tutorial/02_docker_intro/scripts/hello_docker.sh");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&script)
+            .expect("the script")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o111, 0o111, "{script:?} is not executable");
+    assert!(
+        !unpacked[0].join("solutions").exists(),
+        "no answers installed"
+    );
+    // A second command finds it unpacked.
+    let (code, again, _) = list_in(&ws, "student", &[]);
+    assert_eq!((code, again), (0, stdout));
+}
+
+#[test]
+fn when_no_course_is_found_the_error_names_every_place_looked() {
+    let ws = Workspace::new();
+    ws.write("not-a-folder", "");
+    let cache = ws.path("not-a-folder/cache");
+    let (code, _, stderr) = list_in(
+        &ws,
+        "a/b",
+        &[("DOCKGRADE_CACHE", cache.to_str().expect("utf-8"))],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    for said in [
+        "--exercises-dir: not given",
+        "DOCKGRADE_EXERCISES: not set",
+        "a/b/exercises",
+        "the course installed with dockgrade",
+        "--exercises-dir DIR",
+    ] {
+        assert!(stderr.contains(said), "{said:?} not in {stderr}");
+    }
+}
+
+#[test]
+fn a_submission_that_is_a_file_is_not_a_folder() {
+    let ws = Workspace::new();
+    ws.write("exercises/hello.toml", SPEC);
+    ws.write("Dockerfile", "FROM busybox:1.35\n");
+    let out = ws
+        .dockgrade()
+        .args(["check", "--submission", "Dockerfile"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not a folder"), "{stderr}");
+}
+
+/// `dockgrade ARGS` in `dir` of `ws`, with the installed course only.
+fn student_runs(ws: &Workspace, dir: &str, args: &[&str]) -> (i32, String, String) {
+    std::fs::create_dir_all(ws.path(dir)).expect("mkdir");
+    let out = ws
+        .dockgrade()
+        .current_dir(ws.path(dir))
+        .env_remove("DOCKGRADE_EXERCISES")
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn show_prints_the_task_as_written_when_piped() {
+    let ws = Workspace::new();
+    let (code, stdout, stderr) = student_runs(&ws, "me", &["show", "03-multistage"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no colour when piped: {stdout:?}"
+    );
+    for said in [
+        "03-multistage  Multi-stage builds",
+        "`COPY --from=downloader`",
+        "What to submit\n  Dockerfile.03multi  (starter: dockgrade init 03-multistage)",
+        "docker_tutorial.bundle",
+        "git is not in the final image",
+        "cd 03-multistage && dockgrade check 03-multistage",
+    ] {
+        assert!(stdout.contains(said), "{said:?} not in {stdout}");
+    }
+    let (code, _, stderr) = student_runs(&ws, "me", &["show", "99-nope"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no exercise `99-nope`"), "{stderr}");
+}
+
+#[test]
+fn init_then_check_grades_the_starter_and_init_again_keeps_the_work() {
+    let ws = Workspace::new();
+    let (code, stdout, stderr) = student_runs(&ws, "me", &["init", "02-first-image"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("cd 02-first-image && dockgrade check 02-first-image"),
+        "{stdout}"
+    );
+    let dockerfile = ws.path("me/02-first-image/Dockerfile.02");
+    assert!(dockerfile.is_file());
+    assert!(
+        ws.path("me/02-first-image/docker_tutorial/02_docker_intro/scripts/hello_docker.sh")
+            .is_file()
+    );
+    // The student edits, then runs init again: their work stays.
+    std::fs::write(
+        &dockerfile,
+        "FROM debian:bookworm-slim\nWORKDIR /software\n",
+    )
+    .expect("edit");
+    let (code, stdout, _) = student_runs(&ws, "me", &["init", "02-first-image"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("kept  02-first-image/Dockerfile.02 (already there)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dockerfile).expect("read"),
+        "FROM debian:bookworm-slim\nWORKDIR /software\n"
+    );
+    // Graded from the folder init made, with the installed course.
+    let (code, stdout, stderr) =
+        student_runs(&ws, "me/02-first-image", &["check", "02-first-image"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("✓ Dockerfile.02 builds"), "{stdout}");
+    assert!(
+        stdout.contains("✓ the working directory is /software"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("✗ the container greets you"), "{stdout}");
+}
+
+#[test]
+fn init_of_a_live_exercise_writes_nothing_and_says_what_to_do() {
+    let ws = Workspace::new();
+    let (code, stdout, _) = student_runs(&ws, "me", &["init", "02-hello"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("dockgrade show 02-hello"), "{stdout}");
+    assert!(!ws.path("me/02-hello").exists());
+}

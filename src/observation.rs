@@ -25,6 +25,9 @@ pub struct StepObservation {
     pub image: Option<ImageFacts>,
     pub run: Option<RunFacts>,
     pub container: Option<ContainerFacts>,
+    /// For a step not attempted: the step whose failure stopped it, followed
+    /// back to the first (the build that failed, not the run after it).
+    pub blocked_by: Option<String>,
 }
 
 impl StepObservation {
@@ -37,6 +40,7 @@ impl StepObservation {
             image: None,
             run: None,
             container: None,
+            blocked_by: None,
         }
     }
 }

@@ -249,9 +249,17 @@ fn a_build_failure_fails_its_checks_shows_the_log_and_skips_dependent_runs() {
             .contains("returned a non-zero code: 7"),
         "{build:#}"
     );
+    // The build's error is said once, by the check on the build; the
+    // checks that needed its image point there.
     let greet = check_named(&report, "exit code");
     assert_eq!(greet["status"], "skipped");
-    assert_eq!(greet["message"], "not run: step `image` did not complete");
+    assert_eq!(greet["message"], "not run: the build failed; see `build`");
+    assert_eq!(
+        stdout.matches("returned a non-zero code: 7").count(),
+        2,
+        "once with the step, once under the build check: {stdout}"
+    );
+    assert!(stdout.contains("13 not passed (1 failed, 12 not run)"), "{stdout}");
     assert!(stdout.contains("end of the build log:"), "{stdout}");
     assert!(stdout.contains("│ about to fail"), "{stdout}");
 }

@@ -151,6 +151,66 @@ pub fn evaluate(check: &Check, obs: &Observations) -> Outcome {
     outcome
 }
 
+/// Decides every check of an exercise. A check that could not be decided
+/// because a build failed (on its own step, or on a step its step needed)
+/// is not run, and says which check tells why, rather than repeating the
+/// build's error under every check that needed the image.
+pub fn evaluate_all(checks: &[Check], obs: &Observations) -> Vec<Outcome> {
+    checks
+        .iter()
+        .map(|c| {
+            let mut outcome = evaluate(c, obs);
+            if matches!(outcome.status, Status::Failed | Status::Skipped)
+                && let Some(why) = not_run_because_of_a_build(c, checks, obs)
+            {
+                outcome.status = Status::Skipped;
+                outcome.message = why;
+                outcome.expected = None;
+                outcome.actual = None;
+            }
+            outcome
+        })
+        .collect()
+}
+
+/// Why `check` could not run when a build it depends on failed; `None`
+/// when that is not what happened (or `check` is the one that says so).
+fn not_run_because_of_a_build(
+    check: &Check,
+    checks: &[Check],
+    obs: &Observations,
+) -> Option<String> {
+    let step = obs.steps.get(&check.step)?;
+    let root = match &step.status {
+        StepStatus::Failed(_) => step,
+        StepStatus::Skipped(_) => obs.steps.get(step.blocked_by.as_deref()?)?,
+        _ => return None,
+    };
+    let failed_build = matches!(root.status, StepStatus::Failed(_))
+        && root.build.as_ref().is_some_and(|b| !b.succeeded);
+    let about_the_build = check
+        .assertions
+        .iter()
+        .any(|a| matches!(a, Assertion::Build(_) | Assertion::Context { .. }));
+    if !failed_build || (about_the_build && check.step == root.step) {
+        return None;
+    }
+    let teller = checks.iter().find(|c| {
+        c.step == root.step
+            && c.visibility.shown_to_students()
+            && c.assertions
+                .iter()
+                .any(|a| matches!(a, Assertion::Build(_)))
+    });
+    Some(match teller {
+        Some(t) => format!("not run: the build failed; see `{}`", t.name),
+        None => format!(
+            "not run: the build of step `{}` failed (its log is shown with the step)",
+            root.step
+        ),
+    })
+}
+
 type Assessed = Result<Finding, (Status, String)>;
 
 /// The status a check gets when its step did not complete.

@@ -775,3 +775,75 @@ fn a_live_container_ran_an_image_whatever_name_it_was_started_by() {
     );
     assert!(other.actual.is_some_and(|a| a.contains("sha256:bbbb")));
 }
+
+#[test]
+fn checks_after_a_failed_build_are_not_run_and_point_at_the_build_check() {
+    let mut build =
+        StepObservation::new("image", StepStatus::Failed("build failed: exit 1".into()));
+    build.build = Some(BuildFacts {
+        succeeded: false,
+        error: Some("exit 1".into()),
+        ..Default::default()
+    });
+    let mut run = StepObservation::new(
+        "greeting",
+        StepStatus::Skipped("not run: step `image` did not complete".into()),
+    );
+    run.blocked_by = Some("image".into());
+    let mut timed_out = with_run("slow", run_facts_timed_out());
+    timed_out.status = StepStatus::Failed("timed out after 30s".into());
+    let o = obs(vec![build, run, timed_out]);
+    let mut builds = check("image", vec![Assertion::Build(BuildExpectation::Succeeds)]);
+    builds.name = "Dockerfile builds".into();
+    let workdir = check(
+        "image",
+        vec![Assertion::Config(ConfigExpectation {
+            workdir: Some("/software".into()),
+            ..Default::default()
+        })],
+    );
+    let greets = check(
+        "greeting",
+        vec![Assertion::ExitCode(ExitExpectation::Is(0))],
+    );
+    let slow = check("slow", vec![Assertion::ExitCode(ExitExpectation::Is(0))]);
+    let outcomes = evaluate_all(&[builds.clone(), workdir, greets, slow], &o);
+    assert_eq!(
+        outcomes[0].status,
+        Status::Failed,
+        "the build check tells why"
+    );
+    for dependent in &outcomes[1..3] {
+        assert_eq!(dependent.status, Status::Skipped);
+        assert_eq!(
+            dependent.message,
+            "not run: the build failed; see `Dockerfile builds`"
+        );
+        assert!(dependent.expected.is_none() && dependent.actual.is_none());
+    }
+    assert_eq!(
+        outcomes[3].status,
+        Status::Failed,
+        "a run that timed out failed"
+    );
+
+    // Without a check on the build, the step is named instead.
+    let outcomes = evaluate_all(
+        &[check(
+            "greeting",
+            vec![Assertion::ExitCode(ExitExpectation::Is(0))],
+        )],
+        &o,
+    );
+    assert_eq!(
+        outcomes[0].message,
+        "not run: the build of step `image` failed (its log is shown with the step)"
+    );
+}
+
+fn run_facts_timed_out() -> RunFacts {
+    RunFacts {
+        timed_out: Some(Duration::from_secs(30)),
+        ..run(137, "")
+    }
+}

@@ -128,12 +128,13 @@ impl<W: Write + Send> HumanReporter<W> {
                 .map(|b| format!("context {}", format_size(b))),
         ];
         let facts: Vec<String> = facts.into_iter().flatten().collect();
-        let mut line = format!(
-            "  · {} {}  {}",
-            step.kind,
-            step.name,
+        let when = if step.status == StepState::Skipped {
+            // Why is said by the step it waited for, and by the checks.
+            "not run".to_string()
+        } else {
             format_duration(step.duration)
-        );
+        };
+        let mut line = format!("  · {} {}  {when}", step.kind, step.name);
         if !facts.is_empty() {
             line.push_str(&format!("  ({})", facts.join(", ")));
         }
@@ -164,19 +165,22 @@ impl<W: Write + Send> HumanReporter<W> {
     /// The last line: totals over every exercise.
     fn run_line(&self, duration: Duration, interrupted: Option<Signal>) -> String {
         let t = Totals::of(&self.results);
-        let mut parts = vec![format!("{} passed", t.passed)];
+        // A check not run is not passed: say so, so that "4 passed" and a
+        // failing exit code never stand side by side unexplained.
+        let mut why = Vec::new();
         if t.failed > 0 {
-            parts.push(format!("{} failed", t.failed));
+            why.push(format!("{} failed", t.failed));
         }
         if t.skipped > 0 {
-            parts.push(format!("{} skipped", t.skipped));
+            why.push(format!("{} not run", t.skipped));
         }
         if t.error > 0 {
-            parts.push(format!(
-                "{} error{}",
-                t.error,
-                if t.error == 1 { "" } else { "s" }
-            ));
+            why.push(format!("{} could not be decided", t.error));
+        }
+        let mut parts = vec![format!("{} passed", t.passed)];
+        let not_passed = t.failed + t.skipped + t.error;
+        if not_passed > 0 {
+            parts.push(format!("{not_passed} not passed ({})", why.join(", ")));
         }
         let noun = if t.exercises == 1 {
             "exercise"

@@ -88,10 +88,7 @@ async fn run_exercise(
         };
         let plan = plan(ex, engine.run_id());
         run_steps(engine, ex, &plan, &stage, options.jobs, &mut ledger, events).await;
-        ex.checks
-            .iter()
-            .map(|c| check::evaluate(c, &ledger.observations))
-            .collect()
+        check::evaluate_all(&ex.checks, &ledger.observations)
     };
     // Free the daemon before the next exercise: its images and containers
     // are not needed once the checks are decided.
@@ -239,10 +236,14 @@ async fn run_step(
     }
     let blocked = planned.needs.iter().find_map(|&n| match status_of(n) {
         (_, Some(StepStatus::Done)) => None,
-        (name, _) => Some(format!("not run: step `{name}` did not complete")),
+        (name, _) => Some(name),
     });
-    if let Some(reason) = blocked {
-        return StepObservation::new(&planned.step.name, StepStatus::Skipped(reason));
+    if let Some(name) = blocked {
+        let reason = format!("not run: step `{name}` did not complete");
+        let mut o = StepObservation::new(&planned.step.name, StepStatus::Skipped(reason));
+        let root = done.steps.get(name).and_then(|s| s.blocked_by.clone());
+        o.blocked_by = Some(root.unwrap_or_else(|| name.clone()));
+        return o;
     }
     if engine.is_cancelled() {
         let reason = "not run: interrupted".to_string();

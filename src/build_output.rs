@@ -53,6 +53,45 @@ impl BuilderLines {
     }
 }
 
+/// The build's lines as the student should read them. dockgrade's labels
+/// reach the legacy builder as one `LABEL` instruction each, appended after
+/// the student's last: `Step 4/10` for a Dockerfile of five instructions.
+/// These lines count the student's instructions only (`Step 4/5`), and the
+/// appended steps, with what they print, are left out.
+#[derive(Debug)]
+pub(crate) struct StudentLines {
+    /// Instructions dockgrade appended.
+    appended: usize,
+    /// Inside an appended step: its lines are not shown.
+    hiding: bool,
+}
+
+impl StudentLines {
+    pub fn new(appended: usize) -> StudentLines {
+        StudentLines {
+            appended,
+            hiding: false,
+        }
+    }
+
+    /// `line` as shown, or `None` when it is dockgrade's own.
+    pub fn show(&mut self, line: &str) -> Option<String> {
+        let Some(step) = line.trim_start().strip_prefix("Step ") else {
+            return (!self.hiding).then(|| line.to_string());
+        };
+        let parsed = step.split_once(" : ").and_then(|(counter, rest)| {
+            let (n, m) = counter.split_once('/')?;
+            Some((n.parse::<usize>().ok()?, m.parse::<usize>().ok()?, rest))
+        });
+        let Some((n, m, rest)) = parsed else {
+            return (!self.hiding).then(|| line.to_string());
+        };
+        let theirs = m.saturating_sub(self.appended);
+        self.hiding = n > theirs;
+        (!self.hiding).then(|| format!("Step {n}/{theirs} : {rest}"))
+    }
+}
+
 /// A 12-digit hexadecimal id as the builder prints it.
 fn short_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -98,6 +137,34 @@ mod tests {
         assert_eq!(
             said[0],
             Some(Said::Step("Step 1/4 : FROM busybox:1.35".into()))
+        );
+    }
+
+    #[test]
+    fn steps_count_the_students_instructions_only() {
+        let mut shown = StudentLines::new(2);
+        let out: Vec<Option<String>> = [
+            "Step 1/4 : FROM busybox:1.35",
+            " ---> c946ec559d45",
+            "Step 2/4 : RUN echo hi",
+            "hi",
+            "Step 3/4 : LABEL io.dockgrade=1",
+            " ---> Running in abcdefabcdef",
+            "Step 4/4 : LABEL io.dockgrade.run=x",
+            " ---> 111111111111",
+            "Successfully built 111111111111",
+        ]
+        .into_iter()
+        .map(|l| shown.show(l))
+        .collect();
+        assert_eq!(
+            out.into_iter().flatten().collect::<Vec<_>>(),
+            [
+                "Step 1/2 : FROM busybox:1.35",
+                " ---> c946ec559d45",
+                "Step 2/2 : RUN echo hi",
+                "hi",
+            ]
         );
     }
 }

@@ -259,7 +259,10 @@ fn a_build_failure_fails_its_checks_shows_the_log_and_skips_dependent_runs() {
         2,
         "once with the step, once under the build check: {stdout}"
     );
-    assert!(stdout.contains("13 not passed (1 failed, 12 not run)"), "{stdout}");
+    assert!(
+        stdout.contains("13 not passed (1 failed, 12 not run)"),
+        "{stdout}"
+    );
     assert!(stdout.contains("end of the build log:"), "{stdout}");
     assert!(stdout.contains("│ about to fail"), "{stdout}");
 }

@@ -222,3 +222,81 @@ fn init_of_a_live_exercise_writes_nothing_and_says_what_to_do() {
     assert!(stdout.contains("dockgrade show 02-hello"), "{stdout}");
     assert!(!ws.path("me/02-hello").exists());
 }
+
+const CANNOT_START: &str = r#"
+id = "n"
+title = "N"
+[[steps]]
+name = "direct"
+run = { image = "busybox:1.35", cmd = ["nonexistent-tool", "x"] }
+[[steps]]
+name = "shell"
+run = { image = "busybox:1.35", cmd = ["sh", "-c", "nonexistent-tool"] }
+[[checks]]
+name = "runs"
+step = "direct"
+exit_code = 0
+stdout = { contains = "hi" }
+[[checks]]
+name = "shell runs"
+step = "shell"
+exit_code = 0
+"#;
+
+#[test]
+fn a_command_that_cannot_start_says_what_the_runtime_said() {
+    let ws = Workspace::new();
+    ws.write("exercises/n.toml", CANNOT_START);
+    let (code, stdout, _) = ws.check(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains(
+            "actual:   exit code 127 (the command could not start: exec: \"nonexistent-tool\": \
+             executable file not found in $PATH); nothing (the command never started)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("actual:   exit code 127 (\"sh: nonexistent-tool: not found\")"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn piping_the_report_into_head_ends_quietly() {
+    use std::process::Stdio;
+    let ws = Workspace::new();
+    ws.write("exercises/n.toml", CANNOT_START);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .current_dir(ws.path("."))
+        .args(["check"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // The reader goes away before the report is written: `| head -0`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("cannot write"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.trim().is_empty(), "{stderr}");
+    for args in [&["list"][..], &["show", "n"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+            .current_dir(ws.path("."))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("waits");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -33,6 +33,11 @@ pub(super) fn exit_code(want: &ExitExpectation, run: &RunFacts) -> Assessed {
     }
     if let Some(why) = &run.start_error {
         actual.push_str(&format!(" (the command could not start: {why})"));
+    } else if matches!(code, 126 | 127)
+        && let Some(said) = run.stderr.lines().find(|l| !l.trim().is_empty())
+    {
+        // A shell that could not find or run the command says which.
+        actual.push_str(&format!(" ({})", excerpt(said.trim())));
     }
     Ok(Finding::new(ok, "exit code", expected, actual))
 }
@@ -75,9 +80,10 @@ pub(super) fn stream(m: &TextMatcher, name: &str, text: &str, run: &RunFacts) ->
     if dropped > 0 {
         actual.push_str(&format!(" ({} more not kept)", format_size(dropped)));
     }
-    // "nothing" alone would hide why: the command never ran.
-    if let Some(why) = &run.start_error {
-        actual.push_str(&format!(" (the command could not start: {why})"));
+    // "nothing" alone would hide why; the reason itself is given once, with
+    // the exit code.
+    if run.start_error.is_some() {
+        actual.push_str(" (the command never started)");
     }
     Ok(Finding::new(ok, name, expected, actual))
 }

@@ -146,7 +146,7 @@ fn print_summary(ended: &batch::Ended, out: &std::path::Path) {
             .filter(|r| r.status == s)
             .count()
     };
-    println!(
+    say!(
         "{} students in {}: {} graded, {} timeout, {} error, {} invalid, {} missing{}",
         ended.batch.students.len(),
         format_duration(Duration::from_secs_f64(
@@ -163,7 +163,7 @@ fn print_summary(ended: &batch::Ended, out: &std::path::Path) {
             ""
         }
     );
-    println!(
+    say!(
         "gradebook: {}, {}, {}",
         out.join("grades.csv").display(),
         out.join("summary.md").display(),

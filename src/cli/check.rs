@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::event::{Event, ExercisePreview, ExerciseResult};
 use crate::exit;
 use crate::names;
+use crate::report::heartbeat;
 use crate::report::human::HumanReporter;
 use crate::report::json::Json;
 use crate::report::junit::Junit;
@@ -72,11 +73,21 @@ pub(super) fn run(args: CheckArgs) -> Result<i32, Error> {
 fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let (junit, json) = args.reports.open()?;
     let mut reporters: Vec<Box<dyn Reporter>> = match args.format {
-        Format::Human => vec![Box::new(HumanReporter::new(
-            io::stdout(),
-            Style::for_terminal(io::stdout().is_terminal()),
-            io::stderr().is_terminal(),
-        ))],
+        Format::Human => {
+            let on_terminal = io::stderr().is_terminal();
+            let human = HumanReporter::new(
+                io::stdout(),
+                Style::for_terminal(io::stdout().is_terminal()),
+                on_terminal,
+            );
+            // In a log, a line every so often shows a long build is alive.
+            let human = if on_terminal {
+                human
+            } else {
+                human.with_heartbeat(heartbeat::EVERY)
+            };
+            vec![Box::new(human)]
+        }
         Format::Json => vec![Box::new(FileReporter::new(
             Box::new(Json::default()),
             Destination::Stdout,
@@ -114,8 +125,14 @@ async fn check(
         let mut failed = None;
         while let Some(event) = rx.blocking_recv() {
             for r in reporters.iter_mut() {
-                if let Err(e) = r.report(&event) {
-                    failed.get_or_insert(e);
+                match r.report(&event) {
+                    // A reader that closed the pipe (`| head`) has what it
+                    // wanted: grading goes on to its end and its cleanup.
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                    Ok(()) => {}
                 }
             }
         }

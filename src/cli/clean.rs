@@ -108,9 +108,9 @@ async fn clean(engine: &Engine, args: &CleanArgs) -> Result<Vec<String>, Error> 
         match verdict(&run, args, now) {
             Verdict::Keep(why) => {
                 kept += 1;
-                println!("kept run {name}{since}: {why}");
+                say!("kept run {name}{since}: {why}");
             }
-            Verdict::Remove(why) if args.dry_run => println!(
+            Verdict::Remove(why) if args.dry_run => say!(
                 "would remove run {name}{since} ({why}): {c} container(s), {i} image(s), {v} volume(s), {n} network(s)"
             ),
             Verdict::Remove(_) => {
@@ -125,12 +125,15 @@ async fn clean(engine: &Engine, args: &CleanArgs) -> Result<Vec<String>, Error> 
         }
     }
     if !args.dry_run {
-        println!(
+        say!(
             "removed {} container(s), {} image(s), {} volume(s), {} network(s) labelled {LABEL}; kept {kept} run(s)",
-            removed.0, removed.1, removed.2, removed.3
+            removed.0,
+            removed.1,
+            removed.2,
+            removed.3
         );
         if in_use > 0 {
-            println!("kept {in_use} image(s) that other images are built on");
+            say!("kept {in_use} image(s) that other images are built on");
         }
     }
     Ok(failures)

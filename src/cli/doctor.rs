@@ -20,7 +20,7 @@ pub(super) fn run(course: Result<CourseDir, Error>) -> Result<i32, Error> {
     let mut items = vec![course_item(course.as_ref().ok(), &loaded)];
     items.extend(runtime()?.block_on(doctor::diagnose(&exercises)));
     let style = Style::for_terminal(io::stdout().is_terminal());
-    print!("{}", doctor::render(&items, style));
+    say_raw!("{}", doctor::render(&items, style));
     Ok(if items.iter().all(|i| i.ok) {
         exit::SUCCESS
     } else {

@@ -40,7 +40,7 @@ pub(super) fn run(args: InitArgs) -> Result<i32, Error> {
     let all = catalog::load_dir(&course.exercises)?;
     let ex = catalog::select(all, std::slice::from_ref(&args.id), &course.exercises)?.remove(0);
     if ex.mode == Mode::Live {
-        println!(
+        say!(
             "{} has no files to start from: it grades what you run on your own Docker.\n\
              Read the task with `dockgrade show {id}`, run its commands, then `dockgrade check {id}`.",
             ex.id,
@@ -56,10 +56,10 @@ pub(super) fn run(args: InitArgs) -> Result<i32, Error> {
     fs::create_dir_all(&dir).map_err(failed)?;
     let written = write_all(&ex, &course.starters(), &dir).map_err(failed)?;
     for f in &written.new {
-        println!("  wrote {}", Path::new(&dir).join(f).display());
+        say!("  wrote {}", Path::new(&dir).join(f).display());
     }
     for f in &written.kept {
-        println!(
+        say!(
             "  kept  {} (already there)",
             Path::new(&dir).join(f).display()
         );
@@ -69,7 +69,7 @@ pub(super) fn run(args: InitArgs) -> Result<i32, Error> {
     } else {
         format!("cd {} && ", shell_word(&dir.display().to_string()))
     };
-    println!(
+    say!(
         "\nThe task: dockgrade show {id}\nWhen you have edited {files}, grade it:\n  {cd}dockgrade check {id}",
         id = ex.id,
         files = ex

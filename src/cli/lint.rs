@@ -18,7 +18,7 @@ pub(super) fn run(files: &[PathBuf], course: &Course) -> Result<i32, Error> {
     for w in &warnings {
         eprint!("{}", w.render_as("warning"));
     }
-    println!(
+    say!(
         "{} exercise spec(s) OK, {} warning(s)",
         exercises.len(),
         warnings.len()

@@ -86,7 +86,7 @@ pub(super) fn run(args: MergeArgs) -> Result<i32, Error> {
         students,
     );
     write_gradebook(&store, &merged)?;
-    println!(
+    say!(
         "merged {} shard(s): {} students into {}",
         shards.len(),
         merged.students.len(),

@@ -4,6 +4,24 @@
 //! code comes from [`crate::exit`]. Arguments shared by several subcommands
 //! are declared once, as flattened groups.
 
+/// `println!` for what a command prints on standard output, except that a
+/// closed pipe (`dockgrade list | head -1`) is not an error: the reader has
+/// what it wanted, and the command goes on to its end (and its cleanup).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod batch;
 mod check;
 mod clean;

@@ -114,10 +114,10 @@ async fn validate_course(
         eprint!("\r\x1b[2K");
     }
     report.interrupted = outcome?;
-    print!(
+    say_raw!(
         "{}",
         render_human(&report, Style::for_terminal(io::stdout().is_terminal()))
     );
-    println!("validated in {}", format_duration(started.elapsed()));
+    say!("validated in {}", format_duration(started.elapsed()));
     Ok(report)
 }

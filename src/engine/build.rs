@@ -15,7 +15,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::{Engine, describe, sandbox};
 use crate::build_context::{self, BuildContext};
-use crate::build_output::{BuilderLines, Said};
+use crate::build_output::{BuilderLines, Said, StudentLines};
 use crate::observation::BuildFacts;
 use crate::sandbox::Sandbox;
 use crate::units::{format_duration, format_size};
@@ -190,17 +190,23 @@ impl Engine {
         on_line: &(dyn Fn(&str) + Send + Sync),
     ) -> Option<BuildFailure> {
         let mut lines = BuilderLines::default();
+        let mut shown = StudentLines::new(self.labels().len());
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
                     if let Some(text) = info.stream {
                         for line in text.lines() {
+                            // Every line is read for what the build
+                            // created, dockgrade's steps included.
                             self.take_in(lines.read(line), progress).await;
+                            let Some(line) = shown.show(line) else {
+                                continue;
+                            };
                             if !line.trim().is_empty() {
-                                on_line(line);
+                                on_line(&line);
                             }
+                            log.push(&line);
                         }
-                        log.push(&text);
                     }
                     if let Some(id) = info.aux.and_then(|aux| aux.id) {
                         *image_id = Some(id);

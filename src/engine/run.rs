@@ -323,6 +323,22 @@ fn docker_mount(mount: &RunMount, sandbox: &Sandbox) -> DockerMount {
     }
 }
 
+/// What the runtime said, without the layers that passed it on: from
+/// "failed to create shim task: OCI runtime create failed: runc create
+/// failed: unable to start container process: exec: \"x\": executable file
+/// not found in $PATH: unknown", the part after the last layer.
+fn runtime_said(message: &str) -> String {
+    let message = message.trim();
+    let said = [
+        "unable to start container process: ",
+        "error during container init: ",
+    ]
+    .iter()
+    .find_map(|layer| message.rsplit_once(layer).map(|(_, rest)| rest))
+    .unwrap_or(message);
+    said.strip_suffix(": unknown").unwrap_or(said).to_string()
+}
+
 /// A container that would not start. A command that cannot be found or
 /// executed is an exit code, as `docker run` reports it: 127 not found, 126
 /// not executable; anything else is the submission's or the daemon's error.
@@ -341,7 +357,7 @@ fn unstartable(e: DockerError) -> Result<RunFacts, StepError> {
         if let Some(code) = code {
             return Ok(RunFacts {
                 exit_code: Some(code),
-                start_error: Some(message.trim().to_string()),
+                start_error: Some(runtime_said(message)),
                 ..Default::default()
             });
         }
@@ -391,5 +407,21 @@ mod tests {
             unstartable(err("invalid mount config")),
             Err(StepError::Submission(_))
         ));
+    }
+
+    #[test]
+    fn the_runtime_is_heard_without_its_layers() {
+        assert_eq!(
+            runtime_said(
+                "failed to create shim task: OCI runtime create failed: runc create failed: \
+                 unable to start container process: exec: \"nonexistent-tool\": executable \
+                 file not found in $PATH: unknown"
+            ),
+            "exec: \"nonexistent-tool\": executable file not found in $PATH"
+        );
+        assert_eq!(
+            runtime_said("exec /x: permission denied"),
+            "exec /x: permission denied"
+        );
     }
 }

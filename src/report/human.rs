@@ -3,13 +3,15 @@
 //! One line per check (✓ passed, ✗ failed, - skipped, ! error) with points;
 //! under a failure, expected vs actual and the hint; under a failed build, the
 //! end of its log. Colour as [`Style`] says. While steps run, a spinner on
-//! stderr says what is happening.
+//! stderr says what is happening; off a terminal, a [`Heartbeat`] line does,
+//! now and then.
 
 use std::io::{self, Write};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::heartbeat::Heartbeat;
 use super::{Reporter, Style, Totals, tail, visible};
 use crate::check::{Outcome, Status};
 use crate::event::{Event, ExerciseResult, StepSummary};
@@ -23,6 +25,7 @@ pub(crate) struct HumanReporter<W: Write + Send> {
     out: W,
     style: Style,
     spinner: Option<ProgressBar>,
+    heartbeat: Option<Heartbeat>,
     results: Vec<ExerciseResult>,
 }
 
@@ -41,8 +44,16 @@ impl<W: Write + Send> HumanReporter<W> {
             out,
             style,
             spinner,
+            heartbeat: None,
             results: Vec::new(),
         }
+    }
+
+    /// Says every `every`, on standard error, what has been running that
+    /// long (for logs, where there is no spinner).
+    pub fn with_heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = Some(Heartbeat::start(every, io::stderr()));
+        self
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -232,14 +243,25 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                     StepType::Run => "running",
                     StepType::Image | StepType::Container => "preparing",
                 };
+                if let Some(h) = &self.heartbeat {
+                    h.started(exercise, step, verb);
+                }
                 self.spin(format!("{exercise}: {verb} {step}…"));
             }
             Event::StepProgress {
                 exercise,
                 step,
                 line,
-            } => self.spin(format!("{exercise}: building {step}: {}", visible(line))),
+            } => {
+                if let Some(h) = &self.heartbeat {
+                    h.progress(exercise, step, line);
+                }
+                self.spin(format!("{exercise}: building {step}: {}", visible(line)))
+            }
             Event::StepFinished { step, .. } => {
+                if let Some(h) = &self.heartbeat {
+                    h.finished(&step.name);
+                }
                 let text = self.step_line(step);
                 self.say(&text)?;
             }

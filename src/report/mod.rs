@@ -10,6 +10,7 @@
 //! file is written whole or not at all ([`ReportFile`]); colour follows one
 //! rule ([`Style`]).
 
+pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;

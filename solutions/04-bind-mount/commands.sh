@@ -7,3 +7,4 @@ head -c 1048576 /dev/urandom > "$data/test_data.dat"
 docker container run --name bind-demo \
   --mount type=bind,source="$data"/test_data.dat,target=/software/inside_data.dat,readonly \
   docker_intro:v0.1multi ls -l
+rm -rf "$data"

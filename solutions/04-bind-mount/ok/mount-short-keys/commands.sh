@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+docker build -q -f "$COURSE_ROOT/solutions/03-multistage/Dockerfile.03multi" \
+  -t docker_intro:v0.1multi "$COURSE_ROOT/exercises/_course" >/dev/null
+data=$(mktemp -d)
+head -c 1048576 /dev/urandom > "$data/test_data.dat"
+# --mount with the short keys src=, dst= and ro=true.
+docker container run --name bind-demo \
+  --mount type=bind,src="$data"/test_data.dat,dst=/software/inside_data.dat,ro=true \
+  docker_intro:v0.1multi ls -l
+rm -rf "$data"

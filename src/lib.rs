@@ -42,6 +42,7 @@ mod error;
 mod event;
 mod exit;
 mod installed;
+mod last_results;
 mod names;
 mod observation;
 mod owner;

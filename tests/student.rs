@@ -300,3 +300,122 @@ fn piping_the_report_into_head_ends_quietly() {
         );
     }
 }
+
+/// Reads `child`'s stdout on a thread; the text so far is in the mutex.
+fn collect(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    use std::io::Read;
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let shared = text.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            shared
+                .lock()
+                .expect("lock")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
+
+/// Waits until `text` holds `wanted` `times` times.
+fn wait_for(text: &std::sync::Mutex<String>, wanted: &str, times: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while text.lock().expect("lock").matches(wanted).count() < times {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{wanted:?} x{times} never came:\n{}",
+            text.lock().expect("lock")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn watch_grades_again_after_a_change_and_ctrl_c_leaves_nothing() {
+    use std::process::Stdio;
+    let ws = Workspace::new();
+    ws.write(
+        "exercises/hello.toml",
+        r#"
+id = "hello"
+title = "Say hello"
+[[steps]]
+name = "image"
+build = { dockerfile = "Dockerfile", network = "none" }
+[[steps]]
+name = "run"
+run = { image = "image", timeout = "30s" }
+[[checks]]
+name = "says hello"
+step = "run"
+stdout = { equals = "hello" }
+"#,
+    );
+    ws.write(
+        "sub/Dockerfile",
+        "FROM busybox:1.35\nCMD [\"echo\", \"bye\"]\n",
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .current_dir(ws.path("."))
+        .args([
+            "check",
+            "--submission",
+            "sub",
+            "--watch",
+            "--json",
+            "sub/report.json",
+        ])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let out = collect(&mut child);
+    // The run id in the JSON report, once it is there and not `other`'s.
+    let run_id = |other: &str| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let id = std::fs::read(ws.path("sub/report.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .and_then(|r| r["run_id"].as_str().map(str::to_string));
+            match id {
+                Some(id) if id != other => return id,
+                _ if std::time::Instant::now() > deadline => panic!("no new report"),
+                _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        }
+    };
+    wait_for(&out, "✗ says hello", 1);
+    wait_for(&out, "points in", 1);
+    // The report written into the folder does not start another run.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(out.lock().expect("lock").matches("points in").count(), 1);
+    let first = run_id("");
+    ws.write(
+        "sub/Dockerfile",
+        "FROM busybox:1.35\nCMD [\"echo\", \"hello\"]\n",
+    );
+    wait_for(&out, "✓ says hello", 1);
+    wait_for(&out, "points in", 2);
+    let second = run_id(&first);
+    assert_ne!(first, second);
+    // Ctrl-C while it waits: it ends, and nothing of either run is left.
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let status = child.wait().expect("waits");
+    assert_eq!(status.code(), Some(130));
+    common::assert_nothing_left(&first);
+    common::assert_nothing_left(&second);
+}

@@ -31,24 +31,37 @@ use crate::spec::Exercise;
 #[derive(Debug, Args)]
 pub(super) struct CheckArgs {
     /// Exercise ids to grade (default: all in --exercises-dir).
-    exercises: Vec<String>,
+    pub(super) exercises: Vec<String>,
     #[command(flatten)]
-    course: Course,
+    pub(super) course: Course,
     /// The submission folder (it is only read).
     #[arg(long, default_value = ".")]
-    submission: PathBuf,
+    pub(super) submission: PathBuf,
     /// What to print on standard output.
     #[arg(long, value_enum, default_value_t = Format::Human)]
-    format: Format,
+    pub(super) format: Format,
     #[command(flatten)]
-    reports: ReportFiles,
+    pub(super) reports: ReportFiles,
     #[command(flatten)]
-    jobs: Jobs,
+    pub(super) jobs: Jobs,
+    /// Grade again whenever a file of the submission changes, until Ctrl-C.
+    #[arg(long)]
+    pub(super) watch: bool,
+}
+
+impl CheckArgs {
+    /// The report files asked for, which `--watch` must not watch.
+    pub(super) fn report_paths(&self) -> Vec<PathBuf> {
+        [&self.reports.junit, &self.reports.json]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
 }
 
 pub(super) fn run(args: CheckArgs) -> Result<i32, Error> {
-    let dir = &args.course.dir()?;
-    let selected = catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)?;
+    let dir = args.course.dir()?;
     if args.submission.exists() && !args.submission.is_dir() {
         return Err(Error::Usage(format!(
             "--submission {} is not a folder: name the folder that holds your files",
@@ -61,16 +74,29 @@ pub(super) fn run(args: CheckArgs) -> Result<i32, Error> {
             args.submission.display()
         )));
     }
+    if args.watch {
+        return runtime()?.block_on(super::watch::watch(&args, &dir));
+    }
+    let selected = selected(&args, &dir)?;
     let reporters = reporters(&args)?;
     let options = RunOptions {
         submission: args.submission,
         jobs: usize::from(args.jobs.jobs),
     };
-    runtime()?.block_on(check(selected, options, reporters))
+    runtime()?.block_on(async {
+        let mut signals = Signals::install()
+            .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
+        check(selected, options, reporters, &mut signals).await
+    })
+}
+
+/// The exercises asked for, read from the course.
+pub(super) fn selected(args: &CheckArgs, dir: &std::path::Path) -> Result<Vec<Exercise>, Error> {
+    catalog::select(catalog::load_dir(dir)?, &args.exercises, dir)
 }
 
 /// What is printed (`--format`) and the report files asked for.
-fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
+pub(super) fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let (junit, json) = args.reports.open()?;
     let mut reporters: Vec<Box<dyn Reporter>> = match args.format {
         Format::Human => {
@@ -112,10 +138,11 @@ fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
     Ok(reporters)
 }
 
-async fn check(
+pub(super) async fn check(
     exercises: Vec<Exercise>,
     options: RunOptions,
     mut reporters: Vec<Box<dyn Reporter>>,
+    signals: &mut Signals,
 ) -> Result<i32, Error> {
     let started = Instant::now();
     let run_id = names::new_run_id();
@@ -150,8 +177,6 @@ async fn check(
             return Err(e.into());
         }
     };
-    let mut signals = Signals::install()
-        .map_err(|e| Error::Infrastructure(format!("cannot watch for signals: {e}")))?;
     let mut run = Box::pin(runner::run(&engine, &exercises, &options, &tx));
     let (results, interrupted): (Vec<ExerciseResult>, Option<Signal>) = tokio::select! {
         results = &mut run => (results, None),
@@ -180,6 +205,9 @@ async fn check(
             path: PathBuf::from("report"),
             source: e,
         });
+    }
+    if interrupted.is_none() {
+        crate::last_results::remember(&options.submission, &results);
     }
     Ok(match interrupted {
         Some(signal) => signal.exit_code(),

@@ -25,13 +25,16 @@ macro_rules! say_raw {
 mod batch;
 mod check;
 mod clean;
+mod completions;
 mod doctor;
 mod init;
 mod lint;
 mod list;
+mod man;
 mod merge;
 mod show;
 mod validate;
+mod watch;
 
 use std::io;
 use std::path::PathBuf;
@@ -42,11 +45,19 @@ use crate::error::Error;
 use crate::exit;
 use crate::report::ReportFile;
 
+/// `--version`: dockgrade's, and the versions of the files it writes
+/// (tested against the schema constants).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (reports dockgrade.report/1, batches dockgrade.batch/1)"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dockgrade",
-    version,
-    about = "Grade Docker exercises against a real Docker daemon"
+    version = VERSION,
+    about = "Grade Docker exercises against a real Docker daemon",
+    after_help = exit::help::CHECK
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,18 +67,21 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build, run and check a submission against exercises.
+    #[command(after_help = exit::help::CHECK)]
     Check(check::CheckArgs),
     /// Show an exercise's task: what to do, what to submit, its checks.
+    #[command(after_help = exit::help::PLAIN)]
     Show(show::ShowArgs),
     /// Start an exercise: write its starter files, the course files it gives
     /// and its data into a folder (existing files are kept).
+    #[command(after_help = exit::help::PLAIN)]
     Init(init::InitArgs),
-    /// List the exercises with their sections and points.
-    List {
-        #[command(flatten)]
-        course: Course,
-    },
+    /// List the exercises with their sections and points (and, with
+    /// --status, which ones this folder passes).
+    #[command(after_help = exit::help::PLAIN)]
+    List(list::ListArgs),
     /// Check exercise specs for errors (no daemon needed).
+    #[command(after_help = exit::help::PLAIN)]
     Lint {
         /// Spec files (default: every *.toml in --exercises-dir).
         files: Vec<PathBuf>,
@@ -76,20 +90,29 @@ enum Command {
     },
     /// Course CI: every solution passes, every known-wrong submission fails
     /// exactly the checks its expect.toml lists, and every check can fail.
+    #[command(after_help = exit::help::VALIDATE)]
     Validate(validate::ValidateArgs),
     /// Grade a folder of submissions (a class) into a gradebook: in
     /// parallel, resumable, sharded if asked.
+    #[command(after_help = exit::help::BATCH)]
     Batch(batch::BatchArgs),
     /// Combine the outputs of `batch --shard K/N` into one gradebook.
+    #[command(after_help = exit::help::PLAIN)]
     Merge(merge::MergeArgs),
     /// Check that this machine can take the course (daemon, images, --user).
+    #[command(after_help = exit::help::DOCTOR)]
     Doctor {
         #[command(flatten)]
         course: Course,
     },
     /// Remove what finished runs left on the daemon (runs still in
     /// progress, here or elsewhere, are kept unless asked).
+    #[command(after_help = exit::help::PLAIN)]
     Clean(clean::CleanArgs),
+    /// Print the completion script for a shell.
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (or write every page into a folder).
+    Man(man::ManArgs),
 }
 
 /// Where the course's exercise specs are.
@@ -168,13 +191,15 @@ pub fn main() -> i32 {
         Command::Check(args) => check::run(args),
         Command::Show(args) => show::run(args),
         Command::Init(args) => init::run(args),
-        Command::List { course } => course.dir().and_then(|d| list::run(&d)),
+        Command::List(args) => list::run(args),
         Command::Lint { files, course } => lint::run(&files, &course),
         Command::Validate(args) => validate::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Merge(args) => merge::run(args),
         Command::Doctor { course } => doctor::run(course.locate()),
         Command::Clean(args) => clean::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     };
     match result {
         Ok(code) => code,
@@ -217,6 +242,25 @@ mod tests {
         let e = runtime_failed(io::Error::other("out of threads"));
         assert_eq!(e.exit_code(), exit::INFRASTRUCTURE);
         assert!(e.to_string().contains("out of threads"));
+    }
+
+    #[test]
+    fn the_version_names_the_schemas_written() {
+        assert!(VERSION.contains(crate::report::json::SCHEMA));
+        assert!(VERSION.contains(crate::batch::gradebook::SCHEMA));
+    }
+
+    #[test]
+    fn every_subcommand_lists_its_exit_codes() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        for sub in cli.get_subcommands_mut() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let help = sub.render_long_help().to_string();
+            assert!(help.contains("Exit codes:"), "{}: {help}", sub.get_name());
+        }
     }
 
     #[test]

@@ -150,9 +150,15 @@ impl<W: Write + Send> HumanReporter<W> {
             line.push_str(&format!("  ({})", facts.join(", ")));
         }
         let mut text = self.paint("2", &line);
-        let (Some(m), StepState::Failed | StepState::Error) = (&step.message, step.status) else {
+        let Some(m) = &step.message else {
             return text;
         };
+        if step.status == StepState::Done {
+            // A step that finished and still has something to say (a
+            // command that could not start): said as a note, not a failure.
+            text.push_str(&format!("\n    {}", visible(m)));
+            return text;
+        }
         text.push_str(&format!(
             "\n    {} {}",
             self.paint("31", &format!("{}:", step.status.as_str())),

@@ -68,6 +68,9 @@ pub(crate) struct ReportFile {
     temp: tempfile::NamedTempFile,
 }
 
+/// How a report file being written is named, beside where it goes.
+pub(crate) const TEMP_PREFIX: &str = ".dockgrade-report-";
+
 impl ReportFile {
     pub fn create(path: &Path) -> Result<ReportFile, Error> {
         let failed = |source| Error::Write {
@@ -82,7 +85,7 @@ impl ReportFile {
             _ => Path::new("."),
         };
         let temp = tempfile::Builder::new()
-            .prefix(".dockgrade-report-")
+            .prefix(TEMP_PREFIX)
             .tempfile_in(dir)
             .map_err(failed)?;
         Ok(ReportFile {

@@ -367,7 +367,14 @@ fn summarize(o: &StepObservation, planned: &PlannedStep) -> StepSummary {
         kind: planned.step.kind.step_type(),
         duration: o.duration,
         status: o.status.state(),
-        message: o.status.reason().map(str::to_string),
+        // A command that could not start still "ran" (the runtime gave an
+        // exit code), but why it did not start is the first thing to read.
+        message: o.status.reason().map(str::to_string).or_else(|| {
+            o.run
+                .as_ref()
+                .and_then(|r| r.start_error.as_ref())
+                .map(|why| format!("the command could not start: {why}"))
+        }),
         image_id: o.image.as_ref().map(|i| i.id.clone()),
         size: o.image.as_ref().map(|i| i.size),
         layers: o.image.as_ref().map(|i| i.layers.len() as u64),

@@ -14,7 +14,9 @@
 //! - `engine`: the only code that talks to the daemon, one room per job
 //!   (images, builds, the archive API, runs and their `sandbox`, live
 //!   containers, cleanup); it takes its own request types.
-//! - `observation`: what the engine saw, as plain data.
+//! - `observation`: what the engine saw, as plain data; `layer_scan` reads
+//!   an image's export (both layouts) into what each layer holds, with the
+//!   files that look like credentials (`secrets`).
 //! - `check`: pure functions from observations to outcomes.
 //! - `runner`: drives the flow for each exercise and sends `event`s, the
 //!   one channel to `report` (terminal, JSON, JUnit, one file per format).
@@ -43,6 +45,7 @@ mod event;
 mod exit;
 mod installed;
 mod last_results;
+mod layer_scan;
 mod names;
 mod observation;
 mod owner;
@@ -51,6 +54,7 @@ mod replay;
 mod report;
 mod runner;
 mod sandbox;
+mod secrets;
 mod signal;
 mod stage;
 mod units;

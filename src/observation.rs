@@ -147,6 +147,65 @@ pub struct ImageFacts {
     pub files: BTreeMap<String, FileProbe>,
     /// The image's /etc/passwd, when asked for and present.
     pub passwd: Option<String>,
+    /// The image's history (oldest first), when a check explains sizes.
+    pub history: Option<Vec<HistoryEntry>>,
+    /// What every layer holds, when a check looks into the layers.
+    pub contents: Option<LayerContents>,
+}
+
+/// One entry of an image's history: the instruction that made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The instruction, as the builder recorded it
+    /// (`/bin/sh -c apt-get install -y git`, `/bin/sh -c #(nop) COPY …`).
+    pub created_by: String,
+    /// The bytes its layer added (the history API says; the config does not).
+    pub size: Option<u64>,
+    /// Whether it made no layer (the config says; the history API does not).
+    pub empty_layer: Option<bool>,
+}
+
+/// What each layer of an image holds, bottom first, from its export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerContents {
+    pub layers: Vec<LayerFiles>,
+    /// The config's history, oldest first; its entries that are not
+    /// `empty_layer` are the layers, in order.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// One layer: its entries sorted by path, the bytes of its files, and the
+/// files that look like credentials (path, what; never the value).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerFiles {
+    pub size: u64,
+    pub entries: Vec<LayerEntry>,
+    pub suspects: Vec<(String, crate::secrets::Suspect)>,
+}
+
+/// A path a layer adds, changes or deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerEntry {
+    /// Absolute (`/usr/bin/git`); for a whiteout, the path it deletes; for
+    /// an opaque marker, the folder whose earlier contents it hides.
+    pub path: String,
+    pub kind: EntryKind,
+    /// Bytes of a regular file; 0 for everything else.
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    HardLink,
+    /// Devices, fifos.
+    Other,
+    /// `.wh.<name>`: deletes `path` and everything under it.
+    Whiteout,
+    /// `.wh..wh..opq`: hides what earlier layers had under `path`.
+    Opaque,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -41,6 +41,10 @@ pub struct Probe {
     /// Image references to resolve to ids (a live container's image is
     /// compared by identity, not by how it was named).
     pub images: BTreeSet<String>,
+    /// Read the image's history (a size check explains itself with it).
+    pub history: bool,
+    /// Read what every layer holds, from the image's export.
+    pub layers: bool,
 }
 
 impl Probe {
@@ -130,7 +134,28 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
                     probe.passwd = true
                 }
                 Assertion::Container(want) => probe.images.extend(want.image.clone()),
+                Assertion::Layers(want) if !want.absent.is_empty() => probe.layers = true,
+                Assertion::Wasted { .. } | Assertion::Efficiency { .. } | Assertion::Secrets => {
+                    probe.layers = true
+                }
+                Assertion::Size(_) => probe.history = true,
                 _ => {}
+            }
+        }
+        // A failed size check names the layers beyond the image it is
+        // compared with: that image's history is read too.
+        for a in &check.assertions {
+            let Assertion::Size(bounds) = a else { continue };
+            let others = [&bounds.max_over, &bounds.min_over]
+                .into_iter()
+                .flatten()
+                .map(|(name, _)| name)
+                .chain(bounds.smaller_than.iter())
+                .chain(bounds.larger_than.iter());
+            for name in others {
+                if let Some(&j) = index.get(name.as_str()) {
+                    steps[j].probe.history = true;
+                }
             }
         }
     }

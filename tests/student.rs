@@ -212,6 +212,73 @@ fn init_then_check_grades_the_starter_and_init_again_keeps_the_work() {
         "{stdout}"
     );
     assert!(stdout.contains("✗ the container greets you"), "{stdout}");
+    // Where the folder stands, from what check last found (nothing graded).
+    let (code, stdout, stderr) = student_runs(&ws, "me/02-first-image", &["list", "--status"]);
+    assert_eq!(code, 0, "{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains(" 02-first-image "))
+        .unwrap_or_else(|| panic!("no row for 02-first-image: {stdout}"));
+    assert!(row.contains(" points ") && !row.contains("passed"), "{row}");
+    assert!(
+        stdout.lines().filter(|l| l.contains("not graded")).count() >= 10,
+        "the other exercises were not graded here: {stdout}"
+    );
+    assert!(stdout.contains("\n0 of "), "{stdout}");
+    assert!(
+        !ws.path("me/02-first-image/last-results.json").exists(),
+        "nothing is written into the submission"
+    );
+}
+
+#[test]
+fn show_works_for_every_exercise_of_the_course() {
+    let ws = Workspace::new();
+    let (code, stdout, stderr) = student_runs(&ws, "me", &["list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let ids: Vec<String> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .collect();
+    assert!(ids.len() >= 11, "{stdout}");
+    for id in ids {
+        let (code, shown, stderr) = student_runs(&ws, "me", &["show", &id]);
+        assert_eq!(code, 0, "show {id}: {stderr}");
+        assert!(shown.starts_with(&format!("{id}  ")), "{shown}");
+        assert!(shown.contains("Checks"), "show {id}: {shown}");
+        assert!(
+            shown.contains(&format!("dockgrade check {id}")),
+            "show {id} says how to grade it: {shown}"
+        );
+    }
+}
+
+/// A report with the parts of a real one that change from run to run
+/// (durations, sizes, image ids) replaced by placeholders.
+fn stable(report: &str) -> String {
+    let durations = regex::Regex::new(r"\b\d+(\.\d+)?(ms|s)\b").expect("regex");
+    let sizes = regex::Regex::new(r"\b\d+(\.\d+)? ?(B|kB|MB|GB)\b").expect("regex");
+    let ids = regex::Regex::new(r"\b[0-9a-f]{12}\b").expect("regex");
+    let report = durations.replace_all(report, "[time]");
+    let report = sizes.replace_all(&report, "[size]");
+    ids.replace_all(&report, "[id]").into_owned()
+}
+
+#[test]
+fn a_report_with_a_failed_build_says_why_once() {
+    let ws = Workspace::new();
+    let (code, _, stderr) = student_runs(&ws, "me", &["init", "02-first-image"]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::write(
+        ws.path("me/02-first-image/Dockerfile.02"),
+        "FROM debian:bookworm-slim\nWORKDIR /software\nRUN echo about to fail && exit 7\n",
+    )
+    .expect("edit");
+    let (code, stdout, stderr) =
+        student_runs(&ws, "me/02-first-image", &["check", "02-first-image"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    insta::assert_snapshot!(stable(&stdout));
 }
 
 #[test]

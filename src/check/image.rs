@@ -55,6 +55,18 @@ pub(super) fn context(max: u64, step: &StepObservation) -> Assessed {
 
 /// `layers`: how many, more than another image, built on another or not.
 pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observations) -> Assessed {
+    let absent = match want.absent.is_empty() {
+        true => None,
+        false => Some(super::layers::absent(&want.absent, image)?),
+    };
+    let counted = want.min.is_some()
+        || want.max.is_some()
+        || want.more_than.is_some()
+        || want.based_on.is_some()
+        || want.not_based_on.is_some();
+    if let (Some(absent), false) = (&absent, counted) {
+        return Ok(absent.clone());
+    }
     let n = image.layers.len() as u64;
     let mut ok = want.min.is_none_or(|m| n >= m) && want.max.is_none_or(|m| n <= m);
     let mut expected = match (want.min, want.max) {
@@ -92,6 +104,11 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
         } else {
             format!("not built on `{other}` (its first layers differ)")
         });
+    }
+    if let Some(a) = absent {
+        ok &= a.ok;
+        expected.push(a.expected);
+        actual.push(a.actual);
     }
     Ok(Finding::new(
         ok,
@@ -193,6 +210,20 @@ pub(super) fn size(bounds: &SizeBounds, image: &ImageFacts, obs: &Observations) 
     let mut actual = format!("{} ({n} bytes)", format_size(n));
     if !relative.is_empty() {
         actual = format!("{actual}, {}", relative.join(", "));
+    }
+    // A failed size check says where the bytes are: the layers beyond the
+    // image it was compared with, largest first.
+    if !ok {
+        let reference = [&bounds.max_over, &bounds.min_over]
+            .into_iter()
+            .flatten()
+            .map(|(name, _)| name)
+            .chain(bounds.smaller_than.iter())
+            .chain(bounds.larger_than.iter())
+            .find_map(|name| other_image(obs, name).ok());
+        if let Some(why) = super::layers::grew(image, reference) {
+            actual = format!("{actual}; {why}");
+        }
     }
     Ok(Finding::new(
         ok,

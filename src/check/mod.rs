@@ -4,12 +4,15 @@
 //! exercise. Nothing here touches the daemon or the file system, so every
 //! assertion kind is unit-tested with hand-made observations. Each failure
 //! says what was expected and what was seen, in words a student can act on.
-//! Assertions about images (and builds) are in [`image`], about runs in
-//! [`run`], about a live container in [`live`].
+//! Assertions about images (and builds) are in [`image`], about what their
+//! layers hold in [`layers`] and [`secrets`], about runs in [`run`], about a live container
+//! in [`live`].
 
 mod image;
+mod layers;
 mod live;
 mod run;
+mod secrets;
 
 use serde::Serialize;
 
@@ -66,6 +69,7 @@ impl Outcome {
 }
 
 /// One assertion's finding.
+#[derive(Debug, Clone)]
 struct Finding {
     ok: bool,
     what: String,
@@ -252,6 +256,9 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
         Assertion::Context { max } => image::context(*max, step),
         Assertion::Size(bounds) => image::size(bounds, image_of(step)?, obs),
         Assertion::Layers(want) => image::layers(want, image_of(step)?, obs),
+        Assertion::Wasted { max } => layers::wasted(*max, image_of(step)?),
+        Assertion::Efficiency { min } => layers::score(*min, image_of(step)?),
+        Assertion::Secrets => secrets::none(image_of(step)?),
         Assertion::Files { present, absent } => image::files(present, absent, image_of(step)?),
         Assertion::File { path, matcher } => image::file(path, matcher, image_of(step)?),
         Assertion::Config(want) => image::config(want, image_of(step)?),

@@ -49,6 +49,21 @@ pub(crate) struct BuildOutcome {
     pub infrastructure_error: Option<String>,
 }
 
+impl BuildOutcome {
+    /// The build failed because an image it was reusing from the build
+    /// cache was removed under it ("failed to get digest sha256:…: no such
+    /// file"): another grading run that shared those layers ended and
+    /// removed its images. Nothing the submission did; building again
+    /// (without that layer in the cache) gives the true result.
+    pub fn lost_a_cached_layer(&self) -> bool {
+        self.image_id.is_none()
+            && self.facts.error.as_deref().is_some_and(|e| {
+                e.contains("failed to get digest sha256:")
+                    || (e.contains("No such image: sha256:") && !e.contains("FROM"))
+            })
+    }
+}
+
 /// Where a build is, for the disk watch and its message.
 #[derive(Debug, Default)]
 struct Progress {
@@ -457,5 +472,25 @@ mod tests {
         p.container_started("abcdefabcdef");
         assert_eq!((p.earlier, p.current), (100, 0));
         assert_eq!(p.container.as_deref(), Some("abcdefabcdef"));
+    }
+
+    #[test]
+    fn a_layer_removed_from_the_cache_is_not_the_submissions_failure() {
+        let failed = |error: &str| BuildOutcome {
+            facts: BuildFacts {
+                error: Some(error.into()),
+                ..Default::default()
+            },
+            image_id: None,
+            infrastructure_error: None,
+        };
+        assert!(failed(
+            "failed to get digest sha256:1b54: open /var/lib/docker/image/overlay2/imagedb/content/sha256/1b54: no such file or directory"
+        )
+        .lost_a_cached_layer());
+        assert!(
+            !failed("The command '/bin/sh -c exit 7' returned a non-zero code: 7")
+                .lost_a_cached_layer()
+        );
     }
 }

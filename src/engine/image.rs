@@ -65,6 +65,12 @@ impl Engine {
         if !probe.is_empty() {
             self.probe_image_files(probe, &mut facts).await?;
         }
+        if probe.history {
+            facts.history = Some(self.image_history(&facts.id).await?);
+        }
+        if probe.layers {
+            facts.contents = Some(self.layer_contents(&facts.id).await?);
+        }
         Ok(facts)
     }
 }
@@ -89,5 +95,7 @@ fn facts_of(inspect: ImageInspect) -> ImageFacts {
         },
         files: Default::default(),
         passwd: None,
+        history: None,
+        contents: None,
     }
 }

@@ -3,7 +3,8 @@
 //! Every bollard call in dockgrade is under `engine/`, one `impl Engine`
 //! block per room: [`image`] finds, pulls and inspects images; [`build`]
 //! streams build contexts to the legacy builder; [`archive`] reads files out
-//! of an image through the archive API; [`run`] runs containers with the
+//! of an image through the archive API; [`layers`] reads an image's history
+//! and streams its export into the layer scanner; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
 //! student's own containers; [`cleanup`] removes what a run created, and
 //! what a replay for `validate` recorded. The engine takes its own request
@@ -16,6 +17,7 @@ mod archive;
 mod build;
 mod cleanup;
 mod image;
+mod layers;
 mod live;
 mod run;
 mod sandbox;

@@ -64,7 +64,20 @@ pub(super) async fn build_step(
             });
         }
     };
-    let outcome = engine.build(ctx, &request, &progress).await;
+    let mut outcome = engine.build(ctx.clone(), &request, &progress).await;
+    // Concurrent runs share the daemon's build cache; one that ends removes
+    // layers another may be reusing at that moment. Build again then: the
+    // layer is gone from the cache, so the second build makes its own.
+    for _ in 0..2 {
+        if !outcome.lost_a_cached_layer() || engine.is_cancelled() {
+            break;
+        }
+        tracing::debug!(
+            step,
+            "a cached layer was removed during the build; building again"
+        );
+        outcome = engine.build(ctx.clone(), &request, &progress).await;
+    }
     o.build = Some(outcome.facts.clone());
     match (outcome.image_id, outcome.infrastructure_error) {
         (_, Some(infra)) => {

@@ -348,6 +348,18 @@ pub enum Assertion {
     Context {
         max: u64,
     },
+    /// At most `max` bytes that later layers overwrite or delete (dive's
+    /// wasted bytes).
+    Wasted {
+        max: u64,
+    },
+    /// dive's efficiency score is at least `min` (0 to 1).
+    Efficiency {
+        min: f64,
+    },
+    /// No credential in any layer, the config or the history
+    /// (`secrets = "none"`).
+    Secrets,
     ExitCode(ExitExpectation),
     Stdout(TextMatcher),
     Stderr(TextMatcher),
@@ -401,13 +413,16 @@ pub enum AssertionKind {
     Config,
     User,
     Context,
+    Wasted,
+    Efficiency,
+    Secrets,
     ExitCode,
     Stdout,
     Stderr,
 }
 
 impl AssertionKind {
-    pub const ALL: [AssertionKind; 12] = [
+    pub const ALL: [AssertionKind; 15] = [
         AssertionKind::Container,
         AssertionKind::Build,
         AssertionKind::Size,
@@ -417,6 +432,9 @@ impl AssertionKind {
         AssertionKind::Config,
         AssertionKind::User,
         AssertionKind::Context,
+        AssertionKind::Wasted,
+        AssertionKind::Efficiency,
+        AssertionKind::Secrets,
         AssertionKind::ExitCode,
         AssertionKind::Stdout,
         AssertionKind::Stderr,
@@ -434,6 +452,9 @@ impl AssertionKind {
             AssertionKind::Config => "config",
             AssertionKind::User => "user",
             AssertionKind::Context => "context",
+            AssertionKind::Wasted => "wasted",
+            AssertionKind::Efficiency => "efficiency",
+            AssertionKind::Secrets => "secrets",
             AssertionKind::ExitCode => "exit_code",
             AssertionKind::Stdout => "stdout",
             AssertionKind::Stderr => "stderr",
@@ -452,6 +473,9 @@ impl Assertion {
             Assertion::Config(_) => AssertionKind::Config,
             Assertion::User(_) => AssertionKind::User,
             Assertion::Context { .. } => AssertionKind::Context,
+            Assertion::Wasted { .. } => AssertionKind::Wasted,
+            Assertion::Efficiency { .. } => AssertionKind::Efficiency,
+            Assertion::Secrets => AssertionKind::Secrets,
             Assertion::ExitCode(_) => AssertionKind::ExitCode,
             Assertion::Stdout(_) => AssertionKind::Stdout,
             Assertion::Stderr(_) => AssertionKind::Stderr,
@@ -471,6 +495,9 @@ pub struct LayerExpectation {
     pub based_on: Option<String>,
     /// The image is not built on the image of that step.
     pub not_based_on: Option<String>,
+    /// Absolute paths (`.dockerignore` globs) that no layer may add, even
+    /// one a later layer deletes.
+    pub absent: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,12 +90,19 @@ pub(super) fn size_bounds(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> 
     ok.then_some(bounds)
 }
 
-/// `layers = { min, max, more_than, based_on, not_based_on }`.
+/// `layers = { min, max, more_than, based_on, not_based_on, absent }`.
 pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Option<Assertion> {
     let t = f.table(diag)?;
     t.only(
         diag,
-        &["min", "max", "more_than", "based_on", "not_based_on"],
+        &[
+            "min",
+            "max",
+            "more_than",
+            "based_on",
+            "not_based_on",
+            "absent",
+        ],
     );
     let before = diag.count();
     let image_step = |key: &str, diag: &mut Diagnostics| -> Option<String> {
@@ -115,15 +122,85 @@ pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Optio
         not_based_on: image_step("not_based_on", diag),
         min: t.entry("min").and_then(|f| f.unsigned(diag)),
         max: t.entry("max").and_then(|f| f.unsigned(diag)),
+        absent: t
+            .entry("absent")
+            .map(|a| layer_globs(diag, &a))
+            .unwrap_or_default(),
     };
     if t.table.is_empty() {
         f.invalid(
             diag,
-            "`layers` needs `min`, `max`, `more_than`, `based_on` or `not_based_on`",
+            "`layers` needs `min`, `max`, `more_than`, `based_on`, `not_based_on` or `absent`",
         );
         return None;
     }
     (diag.count() == before).then_some(Assertion::Layers(want))
+}
+
+/// `layers.absent`: absolute paths, `.dockerignore` globs allowed.
+fn layer_globs(diag: &mut Diagnostics, a: &Entry) -> Vec<String> {
+    let Some(items) = a.array(diag) else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        a.invalid(diag, "`absent` needs at least one path");
+    }
+    let mut globs = Vec::new();
+    for item in items {
+        let Some(path) = item.container_path(diag) else {
+            continue;
+        };
+        let relative = path.trim_start_matches('/');
+        if relative.is_empty() {
+            item.invalid(diag, "`/` is in every image; name what must be absent");
+        } else if let Err(e) = crate::dockerignore::Matcher::new(&[relative]) {
+            item.invalid(diag, format!("not a valid pattern: {e}"));
+        } else {
+            globs.push(path);
+        }
+    }
+    globs
+}
+
+/// `wasted = { max = SIZE }`.
+pub(super) fn wasted(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
+    let t = f.table(diag)?;
+    t.only(diag, &["max"]);
+    match t.entry("max") {
+        Some(m) => m.size(diag).map(|max| Assertion::Wasted { max }),
+        None => {
+            t.missing(diag, "max");
+            None
+        }
+    }
+}
+
+/// `efficiency = { min = 0.95 }`: a fraction, as dive's score.
+pub(super) fn efficiency(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
+    let t = f.table(diag)?;
+    t.only(diag, &["min"]);
+    let Some(m) = t.entry("min") else {
+        t.missing(diag, "min");
+        return None;
+    };
+    let min = match m.value.get_ref() {
+        DeValue::Float(x) => x.as_str().replace('_', "").parse::<f64>().ok(),
+        DeValue::Integer(i) => i.as_str().replace('_', "").parse::<f64>().ok(),
+        _ => {
+            m.wrong_type(diag, "a number from 0 to 1");
+            return None;
+        }
+    };
+    match min {
+        Some(min) if (0.0..=1.0).contains(&min) => Some(Assertion::Efficiency { min }),
+        _ => {
+            m.invalid(
+                diag,
+                "the efficiency is a fraction from 0 to 1 (dive prints it as a percentage: 95 % is 0.95)",
+            );
+            None
+        }
+    }
 }
 
 /// `file = { path, equals | contains | not_contains | matches | not_matches }`.

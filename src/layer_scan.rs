@@ -1,0 +1,337 @@
+//! What each layer of an image holds, read from the image's export stream
+//! (`docker save`), once, as it arrives: nothing is written to disk and no
+//! file's content is kept, only its path, kind and size.
+//!
+//! Both layouts a daemon writes are read: the legacy one (`<id>/layer.tar`,
+//! `<config>.json`, `manifest.json`; Docker before 25) and the OCI one
+//! (`index.json`, `blobs/sha256/<digest>`; newer daemons also write a
+//! `manifest.json` pointing into the blobs). The order of the entries in the
+//! stream says nothing about the order of the layers (the manifest comes
+//! last), so every layer is scanned as it comes, keyed by its path in the
+//! archive, and put in order at the end. A layer is recognised by its first
+//! block (a tar header, or gzip), not by its name, since OCI blobs are named
+//! by digest only.
+//!
+//! The image is the submission's: it may hold millions of files or paths of
+//! any length. The scan stops with an error past [`MAX_ENTRIES`] entries, and
+//! the JSON files kept to find the order are bounded by [`MAX_JSON_BYTES`].
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
+
+use crate::observation::{EntryKind, HistoryEntry, LayerContents, LayerEntry, LayerFiles};
+use crate::secrets::{self, MAX_SNIFFED_BYTES};
+
+/// Most file entries read over all layers of one image.
+pub(crate) const MAX_ENTRIES: usize = 1_000_000;
+
+/// Most bytes of one JSON file (manifest, index, config) kept from the
+/// export; anything bigger is not one the order depends on.
+pub(crate) const MAX_JSON_BYTES: u64 = 8 << 20;
+
+/// Longest path kept, in bytes (Linux's PATH_MAX).
+const MAX_PATH_BYTES: usize = 4096;
+
+/// Why an export could not be read as an image.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScanError {
+    #[error("reading the image export: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the image export is not as expected: {0}")]
+    Layout(String),
+    #[error("the image has more than {MAX_ENTRIES} files in its layers; not scanned")]
+    TooManyEntries,
+}
+
+/// Reads an image export (a tar stream) into the files of each layer,
+/// bottom first, with the config's history.
+pub(crate) fn read_export(export: impl Read) -> Result<LayerContents, ScanError> {
+    let mut archive = tar::Archive::new(export);
+    let mut scanned: HashMap<String, LayerFiles> = HashMap::new();
+    let mut links: HashMap<String, String> = HashMap::new();
+    let mut json: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut budget = MAX_ENTRIES;
+    for entry in archive.entries()? {
+        let entry = entry?;
+        let path = clean(&entry.path()?.to_string_lossy());
+        let kind = entry.header().entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            // `docker save` links a layer that appears twice to its first copy.
+            if let Some(target) = entry.link_name()? {
+                let target = target.to_string_lossy();
+                let resolved = if kind.is_symlink() {
+                    resolve(&path, &target)
+                } else {
+                    clean(&target)
+                };
+                links.insert(path, resolved);
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let size = entry.header().size()?;
+        let mut head = Vec::with_capacity(512);
+        let mut entry = entry;
+        (&mut entry).take(512).read_to_end(&mut head)?;
+        let whole = Cursor::new(head.clone()).chain(entry);
+        if looks_like_tar(&head) {
+            scanned.insert(path, scan_layer(whole, &mut budget)?);
+        } else if head.starts_with(&[0x1f, 0x8b]) {
+            let gunzipped = flate2::read::GzDecoder::new(whole);
+            scanned.insert(path, scan_layer(gunzipped, &mut budget)?);
+        } else if size <= MAX_JSON_BYTES && matches!(first_non_blank(&head), Some(b'{' | b'[')) {
+            let mut bytes = Vec::new();
+            whole.take(MAX_JSON_BYTES).read_to_end(&mut bytes)?;
+            json.insert(path, bytes);
+        }
+    }
+    let (config, layers) = image_order(&json)?;
+    let mut ordered = Vec::with_capacity(layers.len());
+    for layer in &layers {
+        let mut at = clean(layer);
+        for _ in 0..8 {
+            match links.get(&at) {
+                Some(next) => at = next.clone(),
+                None => break,
+            }
+        }
+        let files = scanned.get(&at).cloned().ok_or_else(|| {
+            ScanError::Layout(format!(
+                "layer {layer} is named by the manifest but not in the export"
+            ))
+        })?;
+        ordered.push(files);
+    }
+    let history = config
+        .as_deref()
+        .and_then(|c| json.get(&clean(c)))
+        .map(|bytes| history_of(bytes))
+        .unwrap_or_default();
+    Ok(LayerContents {
+        layers: ordered,
+        history,
+    })
+}
+
+/// A tar header block (`ustar` magic), or the zero blocks of an empty tar.
+fn looks_like_tar(head: &[u8]) -> bool {
+    head.len() == 512 && (&head[257..262] == b"ustar" || head.iter().all(|&b| b == 0))
+}
+
+fn first_non_blank(bytes: &[u8]) -> Option<u8> {
+    bytes.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+/// A path in an archive without `./` and trailing slashes.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// A symlink's target, relative to the link's folder, as an archive path.
+fn resolve(link: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return clean(target);
+    }
+    match link.rsplit_once('/') {
+        Some((dir, _)) => clean(&format!("{dir}/{target}")),
+        None => clean(target),
+    }
+}
+
+/// The config's path and the layers' paths, bottom first: from
+/// `manifest.json` (both layouts of `docker save`), else from the OCI index.
+fn image_order(
+    json: &HashMap<String, Vec<u8>>,
+) -> Result<(Option<String>, Vec<String>), ScanError> {
+    #[derive(serde::Deserialize)]
+    struct SaveManifest {
+        #[serde(rename = "Config")]
+        config: Option<String>,
+        #[serde(rename = "Layers", default)]
+        layers: Vec<String>,
+    }
+    if let Some(bytes) = json.get("manifest.json") {
+        let manifests: Vec<SaveManifest> = serde_json::from_slice(bytes)
+            .map_err(|e| ScanError::Layout(format!("manifest.json: {e}")))?;
+        let first = manifests
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScanError::Layout("manifest.json names no image".into()))?;
+        return Ok((first.config, first.layers));
+    }
+    #[derive(serde::Deserialize)]
+    struct Descriptor {
+        digest: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Index {
+        manifests: Vec<Descriptor>,
+    }
+    #[derive(serde::Deserialize)]
+    struct OciManifest {
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    }
+    let blob = |digest: &str| -> Result<&Vec<u8>, ScanError> {
+        let path = format!("blobs/{}", digest.replacen(':', "/", 1));
+        json.get(&path)
+            .ok_or_else(|| ScanError::Layout(format!("{path} is named but not in the export")))
+    };
+    let index = json
+        .get("index.json")
+        .ok_or_else(|| ScanError::Layout("neither manifest.json nor index.json".into()))?;
+    let mut digest = serde_json::from_slice::<Index>(index)
+        .map_err(|e| ScanError::Layout(format!("index.json: {e}")))?
+        .manifests
+        .into_iter()
+        .next()
+        .ok_or_else(|| ScanError::Layout("index.json names no manifest".into()))?
+        .digest;
+    // An index may point at a nested index (one per platform) before the
+    // image manifest.
+    for _ in 0..4 {
+        let bytes = blob(&digest)?;
+        if let Ok(m) = serde_json::from_slice::<OciManifest>(bytes) {
+            let path = |d: &Descriptor| format!("blobs/{}", d.digest.replacen(':', "/", 1));
+            return Ok((Some(path(&m.config)), m.layers.iter().map(path).collect()));
+        }
+        let nested: Index = serde_json::from_slice(bytes)
+            .map_err(|e| ScanError::Layout(format!("manifest {digest}: {e}")))?;
+        digest = nested
+            .manifests
+            .into_iter()
+            .next()
+            .ok_or_else(|| ScanError::Layout(format!("index {digest} names no manifest")))?
+            .digest;
+    }
+    Err(ScanError::Layout("indexes nested too deep".into()))
+}
+
+/// The config's history, oldest first.
+fn history_of(config: &[u8]) -> Vec<HistoryEntry> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        history: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        created_by: String,
+        #[serde(default)]
+        empty_layer: bool,
+    }
+    serde_json::from_slice::<Config>(config)
+        .map(|c| {
+            c.history
+                .into_iter()
+                .map(|e| HistoryEntry {
+                    created_by: e.created_by,
+                    size: None,
+                    empty_layer: Some(e.empty_layer),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One layer's tar: every entry's path (absolute, as in the image), kind
+/// and size, whiteouts turned into the paths they delete.
+fn scan_layer(layer: impl Read, budget: &mut usize) -> Result<LayerFiles, ScanError> {
+    let mut archive = tar::Archive::new(layer);
+    let mut files = LayerFiles::default();
+    let mut content = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        *budget = budget.checked_sub(1).ok_or(ScanError::TooManyEntries)?;
+        let raw = entry.path_bytes();
+        if raw.len() > MAX_PATH_BYTES {
+            continue;
+        }
+        let path = clean(&String::from_utf8_lossy(&raw));
+        if path.is_empty() {
+            continue;
+        }
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (format!("/{dir}"), name),
+            None => (String::new(), path.as_str()),
+        };
+        let header = entry.header();
+        let size = header.size().unwrap_or(0);
+        let file = header.entry_type().is_file() && !name.starts_with(".wh.");
+        let (path, kind) = if name == ".wh..wh..opq" {
+            (
+                if dir.is_empty() { "/".to_string() } else { dir },
+                EntryKind::Opaque,
+            )
+        } else if name.starts_with(".wh..wh.") {
+            // aufs' own bookkeeping (`.wh..wh.plnk`): not a file of the image.
+            continue;
+        } else if let Some(deleted) = name.strip_prefix(".wh.") {
+            (format!("{dir}/{deleted}"), EntryKind::Whiteout)
+        } else {
+            let kind = header.entry_type();
+            let kind = if kind.is_file() {
+                EntryKind::File
+            } else if kind.is_dir() {
+                EntryKind::Dir
+            } else if kind.is_symlink() {
+                EntryKind::Symlink
+            } else if kind.is_hard_link() {
+                EntryKind::HardLink
+            } else {
+                EntryKind::Other
+            };
+            (format!("/{path}"), kind)
+        };
+        let size = if kind == EntryKind::File { size } else { 0 };
+        if file {
+            // Keys and tokens are small files: those are read whole and
+            // looked into; bigger ones are known by their name only.
+            let content = if size <= MAX_SNIFFED_BYTES {
+                content.clear();
+                (&mut entry)
+                    .take(MAX_SNIFFED_BYTES)
+                    .read_to_end(&mut content)?;
+                Some(content.as_slice())
+            } else {
+                None
+            };
+            if let Some(suspect) = secrets::in_file(&path, content) {
+                files.suspects.push((path.clone(), suspect));
+            }
+        }
+        files.size += size;
+        files.entries.push(LayerEntry { path, kind, size });
+    }
+    // A path written twice in one tar: the later entry is the one extracted.
+    // An opaque marker shares its folder's path but is not the folder.
+    files.entries.sort_by(|a, b| {
+        (&a.path, a.kind == EntryKind::Opaque).cmp(&(&b.path, b.kind == EntryKind::Opaque))
+    });
+    files.entries.dedup_by(|later, earlier| {
+        let same = later.path == earlier.path
+            && (later.kind == EntryKind::Opaque) == (earlier.kind == EntryKind::Opaque);
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    Ok(files)
+}
+
+#[cfg(test)]
+#[path = "layer_scan_tests.rs"]
+mod tests;

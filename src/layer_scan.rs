@@ -264,54 +264,18 @@ fn scan_layer(layer: impl Read, budget: &mut usize) -> Result<LayerFiles, ScanEr
         if path.is_empty() {
             continue;
         }
-        let (dir, name) = match path.rsplit_once('/') {
-            Some((dir, name)) => (format!("/{dir}"), name),
-            None => (String::new(), path.as_str()),
-        };
         let header = entry.header();
         let size = header.size().unwrap_or(0);
-        let file = header.entry_type().is_file() && !name.starts_with(".wh.");
-        let (path, kind) = if name == ".wh..wh..opq" {
-            (
-                if dir.is_empty() { "/".to_string() } else { dir },
-                EntryKind::Opaque,
-            )
-        } else if name.starts_with(".wh..wh.") {
-            // aufs' own bookkeeping (`.wh..wh.plnk`): not a file of the image.
+        let is_file = header.entry_type().is_file();
+        let Some((path, kind)) = entry_kind(&path, header.entry_type()) else {
             continue;
-        } else if let Some(deleted) = name.strip_prefix(".wh.") {
-            (format!("{dir}/{deleted}"), EntryKind::Whiteout)
-        } else {
-            let kind = header.entry_type();
-            let kind = if kind.is_file() {
-                EntryKind::File
-            } else if kind.is_dir() {
-                EntryKind::Dir
-            } else if kind.is_symlink() {
-                EntryKind::Symlink
-            } else if kind.is_hard_link() {
-                EntryKind::HardLink
-            } else {
-                EntryKind::Other
-            };
-            (format!("/{path}"), kind)
         };
         let size = if kind == EntryKind::File { size } else { 0 };
-        if file {
-            // Keys and tokens are small files: those are read whole and
-            // looked into; bigger ones are known by their name only.
-            let content = if size <= MAX_SNIFFED_BYTES {
-                content.clear();
-                (&mut entry)
-                    .take(MAX_SNIFFED_BYTES)
-                    .read_to_end(&mut content)?;
-                Some(content.as_slice())
-            } else {
-                None
-            };
-            if let Some(suspect) = secrets::in_file(&path, content) {
-                files.suspects.push((path.clone(), suspect));
-            }
+        if is_file
+            && kind == EntryKind::File
+            && let Some(suspect) = sniff(&path, size, &mut entry, &mut content)?
+        {
+            files.suspects.push((path.clone(), suspect));
         }
         files.size += size;
         files.entries.push(LayerEntry { path, kind, size });
@@ -330,6 +294,55 @@ fn scan_layer(layer: impl Read, budget: &mut usize) -> Result<LayerFiles, ScanEr
         same
     });
     Ok(files)
+}
+
+/// The absolute path an entry of a layer tar stands for, and what it is:
+/// whiteouts (`.wh.<name>`) name the path they delete, an opaque marker its
+/// folder; aufs' own bookkeeping (`.wh..wh.plnk`) is no file of the image.
+fn entry_kind(path: &str, kind: tar::EntryType) -> Option<(String, EntryKind)> {
+    let (dir, name) = match path.rsplit_once('/') {
+        Some((dir, name)) => (format!("/{dir}"), name),
+        None => (String::new(), path),
+    };
+    if name == ".wh..wh..opq" {
+        let folder = if dir.is_empty() { "/".to_string() } else { dir };
+        return Some((folder, EntryKind::Opaque));
+    }
+    if name.starts_with(".wh..wh.") {
+        return None;
+    }
+    if let Some(deleted) = name.strip_prefix(".wh.") {
+        return Some((format!("{dir}/{deleted}"), EntryKind::Whiteout));
+    }
+    let kind = if kind.is_file() {
+        EntryKind::File
+    } else if kind.is_dir() {
+        EntryKind::Dir
+    } else if kind.is_symlink() {
+        EntryKind::Symlink
+    } else if kind.is_hard_link() {
+        EntryKind::HardLink
+    } else {
+        EntryKind::Other
+    };
+    Some((format!("/{path}"), kind))
+}
+
+/// A credential in a regular file of a layer. Keys and tokens are small
+/// files: those are read whole and looked into; bigger ones are known by
+/// their name only.
+fn sniff(
+    path: &str,
+    size: u64,
+    entry: &mut impl Read,
+    content: &mut Vec<u8>,
+) -> Result<Option<secrets::Suspect>, ScanError> {
+    if size > MAX_SNIFFED_BYTES {
+        return Ok(secrets::in_file(path, None));
+    }
+    content.clear();
+    entry.take(MAX_SNIFFED_BYTES).read_to_end(content)?;
+    Ok(secrets::in_file(path, Some(content)))
 }
 
 #[cfg(test)]

@@ -111,6 +111,12 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
             }
         })
         .collect();
+    gather_probes(exercise, &index, &mut steps);
+    Plan { steps }
+}
+
+/// Gathers, per step, everything its checks will look at.
+fn gather_probes(exercise: &Exercise, index: &BTreeMap<&str, usize>, steps: &mut [PlannedStep]) {
     for check in &exercise.checks {
         let Some(&i) = index.get(check.step.as_str()) else {
             continue;
@@ -159,7 +165,6 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
             }
         }
     }
-    Plan { steps }
 }
 
 impl Plan {

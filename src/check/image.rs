@@ -211,19 +211,8 @@ pub(super) fn size(bounds: &SizeBounds, image: &ImageFacts, obs: &Observations) 
     if !relative.is_empty() {
         actual = format!("{actual}, {}", relative.join(", "));
     }
-    // A failed size check says where the bytes are: the layers beyond the
-    // image it was compared with, largest first.
-    if !ok {
-        let reference = [&bounds.max_over, &bounds.min_over]
-            .into_iter()
-            .flatten()
-            .map(|(name, _)| name)
-            .chain(bounds.smaller_than.iter())
-            .chain(bounds.larger_than.iter())
-            .find_map(|name| other_image(obs, name).ok());
-        if let Some(why) = super::layers::grew(image, reference) {
-            actual = format!("{actual}; {why}");
-        }
+    if !ok && let Some(why) = where_the_bytes_are(bounds, image, obs) {
+        actual = format!("{actual}; {why}");
     }
     Ok(Finding::new(
         ok,
@@ -231,6 +220,23 @@ pub(super) fn size(bounds: &SizeBounds, image: &ImageFacts, obs: &Observations) 
         expected.join(" and "),
         actual,
     ))
+}
+
+/// A failed size check says where the bytes are: the layers beyond the
+/// image it was compared with, largest first.
+fn where_the_bytes_are(
+    bounds: &SizeBounds,
+    image: &ImageFacts,
+    obs: &Observations,
+) -> Option<String> {
+    let reference = [&bounds.max_over, &bounds.min_over]
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| name)
+        .chain(bounds.smaller_than.iter())
+        .chain(bounds.larger_than.iter())
+        .find_map(|name| other_image(obs, name).ok());
+    super::layers::grew(image, reference)
 }
 
 fn signed_size(delta: i128) -> String {

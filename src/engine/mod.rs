@@ -30,7 +30,7 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
-pub(crate) use build::BuildRequest;
+pub(crate) use build::{BuildOutcome, BuildRequest};
 pub(crate) use cleanup::RunOnDaemon;
 pub(crate) use run::{RunMount, RunRequest};
 

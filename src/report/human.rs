@@ -150,7 +150,9 @@ impl<W: Write + Send> HumanReporter<W> {
             line.push_str(&format!("  ({})", facts.join(", ")));
         }
         let mut text = self.paint("2", &line);
-        let Some(m) = &step.message else {
+        // A skipped step's reason is said by the step it waited for, and by
+        // the checks.
+        let (Some(m), false) = (&step.message, step.status == StepState::Skipped) else {
             return text;
         };
         if step.status == StepState::Done {

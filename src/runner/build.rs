@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::build_context::{self, BuildContext};
-use crate::engine::{BuildRequest, Engine};
+use crate::engine::{BuildOutcome, BuildRequest, Engine};
 use crate::event::Event;
 use crate::observation::{BuildFacts, StepObservation, StepStatus};
 use crate::plan::PlannedStep;
@@ -64,20 +64,7 @@ pub(super) async fn build_step(
             });
         }
     };
-    let mut outcome = engine.build(ctx.clone(), &request, &progress).await;
-    // Concurrent runs share the daemon's build cache; one that ends removes
-    // layers another may be reusing at that moment. Build again then: the
-    // layer is gone from the cache, so the second build makes its own.
-    for _ in 0..2 {
-        if !outcome.lost_a_cached_layer() || engine.is_cancelled() {
-            break;
-        }
-        tracing::debug!(
-            step,
-            "a cached layer was removed during the build; building again"
-        );
-        outcome = engine.build(ctx.clone(), &request, &progress).await;
-    }
+    let outcome = build_again_if_the_cache_moved(engine, ctx, &request, &progress).await;
     o.build = Some(outcome.facts.clone());
     match (outcome.image_id, outcome.infrastructure_error) {
         (_, Some(infra)) => {
@@ -95,6 +82,27 @@ pub(super) async fn build_step(
             o.status = StepStatus::Failed(format!("build failed: {why}"));
         }
     }
+}
+
+/// Builds `ctx`. Concurrent runs share the daemon's build cache; one that
+/// ends removes layers another may be reusing at that moment. The build is
+/// made again then: the layer is gone from the cache, so the next build
+/// makes its own.
+async fn build_again_if_the_cache_moved(
+    engine: &Engine,
+    ctx: BuildContext,
+    request: &BuildRequest,
+    progress: &(dyn Fn(&str) + Send + Sync),
+) -> BuildOutcome {
+    let mut outcome = engine.build(ctx.clone(), request, progress).await;
+    for _ in 0..2 {
+        if !outcome.lost_a_cached_layer() || engine.is_cancelled() {
+            break;
+        }
+        tracing::debug!("a cached layer was removed during the build; building again");
+        outcome = engine.build(ctx.clone(), request, progress).await;
+    }
+    outcome
 }
 
 /// The build context from `roots`, or `None` with `o` saying why not.

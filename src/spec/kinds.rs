@@ -1,0 +1,65 @@
+//! The kinds of assertion a check can make: the one list of their spec keys.
+
+/// The kinds of assertion, each under its own key in a `[[checks]]` table.
+///
+/// This is the one list of assertion keys: the parser reads them in this
+/// order, [`Assertion::kind`] names them, and the fuzz test draws from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionKind {
+    Container,
+    Build,
+    Size,
+    Layers,
+    Files,
+    File,
+    Config,
+    User,
+    Context,
+    Wasted,
+    Efficiency,
+    Secrets,
+    ExitCode,
+    Stdout,
+    Stderr,
+}
+
+impl AssertionKind {
+    pub const ALL: [AssertionKind; 15] = [
+        AssertionKind::Container,
+        AssertionKind::Build,
+        AssertionKind::Size,
+        AssertionKind::Layers,
+        AssertionKind::Files,
+        AssertionKind::File,
+        AssertionKind::Config,
+        AssertionKind::User,
+        AssertionKind::Context,
+        AssertionKind::Wasted,
+        AssertionKind::Efficiency,
+        AssertionKind::Secrets,
+        AssertionKind::ExitCode,
+        AssertionKind::Stdout,
+        AssertionKind::Stderr,
+    ];
+
+    /// The spec key this assertion is written under.
+    pub fn key(self) -> &'static str {
+        match self {
+            AssertionKind::Container => "container",
+            AssertionKind::Build => "build",
+            AssertionKind::Size => "size",
+            AssertionKind::Layers => "layers",
+            AssertionKind::Files => "files",
+            AssertionKind::File => "file",
+            AssertionKind::Config => "config",
+            AssertionKind::User => "user",
+            AssertionKind::Context => "context",
+            AssertionKind::Wasted => "wasted",
+            AssertionKind::Efficiency => "efficiency",
+            AssertionKind::Secrets => "secrets",
+            AssertionKind::ExitCode => "exit_code",
+            AssertionKind::Stdout => "stdout",
+            AssertionKind::Stderr => "stderr",
+        }
+    }
+}

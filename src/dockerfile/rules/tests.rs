@@ -460,3 +460,19 @@ fn hostile_dockerfiles_end_without_panic_within_the_budget() {
         }
     }
 }
+
+proptest::proptest! {
+    /// Any RUN, USER, ADD or COPY text, built from the characters the
+    /// splitter and the reader care about, is checked without a panic.
+    #[test]
+    fn any_instruction_text_is_checked_without_panic(
+        keyword in proptest::sample::select(vec!["RUN", "USER", "ADD", "COPY", "FROM"]),
+        body in "[ a-z0-9'\"`\\\\$(){};&|<>#=:/.*\\[\\],\n-]{0,80}",
+    ) {
+        let text = format!("ARG A=x\nFROM debian:12 AS s\n{keyword} {body}\nFROM s\n{keyword} {body}\n");
+        let findings = check_rules(&text, &Rule::ALL, &non_root());
+        if let Ok(findings) = findings {
+            proptest::prop_assert!(findings.iter().all(|f| f.line >= 1 && f.line <= text.lines().count()));
+        }
+    }
+}

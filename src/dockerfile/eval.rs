@@ -105,7 +105,7 @@ pub(crate) struct Evaluation {
     pub(crate) copies: Vec<ResolvedCopy>,
     pub(crate) remote: Vec<RemoteSource>,
     /// Each USER and ADD written in a stage (not those an ONBUILD trigger
-    /// runs), expanded as the daemon would.
+    /// runs), expanded as the daemon would; only when asked for.
     pub(crate) expanded: Vec<ExpandedWords>,
 }
 
@@ -142,16 +142,19 @@ pub(crate) fn remote_sources(
     dockerfile: &Dockerfile,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Vec<RemoteSource>, TooMuchWork> {
-    evaluate(dockerfile, build_args).map(|e| e.remote)
+    evaluate(dockerfile, build_args, false).map(|e| e.remote)
 }
 
-/// Walks the stages as the legacy builder would.
+/// Walks the stages as the legacy builder would; with `note_words`, also
+/// expands each USER and notes it and each ADD in [`Evaluation::expanded`].
 pub(crate) fn evaluate(
     dockerfile: &Dockerfile,
     build_args: &BTreeMap<String, String>,
+    note_words: bool,
 ) -> Result<Evaluation, TooMuchWork> {
     let mut walk = Walk {
         escape: dockerfile.escape,
+        note_words,
         budget: work_budget(dockerfile),
         out: Evaluation::default(),
         committed: Vec::new(),
@@ -226,6 +229,7 @@ type Pairs = Vec<(String, Option<String>)>;
 #[derive(Debug)]
 struct Walk {
     escape: char,
+    note_words: bool,
     budget: Budget,
     out: Evaluation,
     committed: Vec<Committed>,
@@ -378,7 +382,7 @@ impl Walk {
             }
             Keyword::Env => self.env(scope, instruction, origin.line)?,
             Keyword::Add => self.add(scope, instruction, origin)?,
-            Keyword::User => self.user(scope, instruction, origin)?,
+            Keyword::User if self.note_words => self.user(scope, instruction, origin)?,
             Keyword::Copy => self.copy(instruction, origin),
             Keyword::Onbuild if origin.triggered_by.is_none() => {
                 triggers.extend(trigger(instruction));
@@ -428,7 +432,9 @@ impl Walk {
             return Ok(());
         }
         let expanded = self.add_words(scope, instruction, origin.line)?;
-        self.note_expanded(origin, Keyword::Add, expanded.clone());
+        if self.note_words {
+            self.note_expanded(origin, Keyword::Add, expanded.clone());
+        }
         let Some(mut expanded) = expanded else {
             return Ok(());
         };

@@ -210,7 +210,7 @@ pub fn check_rules(
     cx: &RuleContext,
 ) -> Result<Vec<RuleFinding>, RuleError> {
     let dockerfile = Dockerfile::parse(text)?;
-    let evaluation = evaluate(&dockerfile, &BTreeMap::new())?;
+    let evaluation = evaluate(&dockerfile, &BTreeMap::new(), true)?;
     let mut budget = work_budget(&dockerfile);
     let model = Model::new(
         &dockerfile,

@@ -367,6 +367,16 @@ fn an_unreadable_dockerfile_is_an_error_with_its_line() {
     assert!(e.to_string().contains("escape"), "{e}");
 }
 
+#[test]
+fn only_the_rules_walk_notes_user_and_add_words() {
+    // `remote_sources` (the safety check before a build) walks without
+    // expanding USER, as it did before the rules.
+    let d = Dockerfile::parse("FROM debian:12\nUSER $X\nADD a b\n").expect("parses");
+    let walk = |note| evaluate(&d, &BTreeMap::new(), note).expect("within budget");
+    assert!(walk(false).expanded.is_empty());
+    assert_eq!(walk(true).expanded.len(), 2);
+}
+
 // ---- shell and apt -------------------------------------------------------------------
 
 #[test]

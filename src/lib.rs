@@ -26,7 +26,8 @@
 //!   `owner` which process created it.
 //!
 //! Only what the integration tests need is public: the spec model and
-//! parser, and the build-context walk (compared with `docker build`).
+//! parser, the build-context walk (compared with `docker build`), and the
+//! Dockerfile rules (compared with hadolint).
 
 pub mod build_context;
 pub mod catalog;
@@ -59,3 +60,5 @@ mod signal;
 mod stage;
 mod units;
 mod validate;
+
+pub use dockerfile::rules as dockerfile_rules;

@@ -89,12 +89,24 @@ pub(crate) struct ResolvedCopy {
     pub(crate) from: CopyFrom,
 }
 
+/// A USER's value or an ADD's words after substitution, for the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExpandedWords {
+    pub(crate) line: usize,
+    pub(crate) keyword: Keyword,
+    /// `None` when a word does not expand (the daemon fails that step).
+    pub(crate) words: Option<Vec<String>>,
+}
+
 /// A Dockerfile's stages, `COPY --from` sources and remote sources.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Evaluation {
     pub(crate) stages: Vec<ResolvedStage>,
     pub(crate) copies: Vec<ResolvedCopy>,
     pub(crate) remote: Vec<RemoteSource>,
+    /// Each USER and ADD written in a stage (not those an ONBUILD trigger
+    /// runs), expanded as the daemon would; only when asked for.
+    pub(crate) expanded: Vec<ExpandedWords>,
 }
 
 /// Reading the Dockerfile needed more work than its length allows (values
@@ -117,24 +129,33 @@ impl fmt::Display for TooMuchWork {
 
 impl std::error::Error for TooMuchWork {}
 
+/// The work allowed for reading `dockerfile`: a base, and more per byte
+/// of its instructions.
+pub(super) fn work_budget(dockerfile: &Dockerfile) -> Budget {
+    let size: usize = dockerfile.instructions.iter().map(|i| i.text.len()).sum();
+    Budget::new(BASE_WORK.saturating_add(size.saturating_mul(WORK_PER_BYTE)))
+}
+
 /// What the daemon would fetch from elsewhere to build `dockerfile` with
 /// these build arguments, in the order it would.
 pub(crate) fn remote_sources(
     dockerfile: &Dockerfile,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Vec<RemoteSource>, TooMuchWork> {
-    evaluate(dockerfile, build_args).map(|e| e.remote)
+    evaluate(dockerfile, build_args, false).map(|e| e.remote)
 }
 
-/// Walks the stages as the legacy builder would.
+/// Walks the stages as the legacy builder would; with `note_words`, also
+/// expands each USER and notes it and each ADD in [`Evaluation::expanded`].
 pub(crate) fn evaluate(
     dockerfile: &Dockerfile,
     build_args: &BTreeMap<String, String>,
+    note_words: bool,
 ) -> Result<Evaluation, TooMuchWork> {
-    let size: usize = dockerfile.instructions.iter().map(|i| i.text.len()).sum();
     let mut walk = Walk {
         escape: dockerfile.escape,
-        budget: Budget::new(BASE_WORK.saturating_add(size.saturating_mul(WORK_PER_BYTE))),
+        note_words,
+        budget: work_budget(dockerfile),
         out: Evaluation::default(),
         committed: Vec::new(),
         stage_names: HashMap::new(),
@@ -208,6 +229,7 @@ type Pairs = Vec<(String, Option<String>)>;
 #[derive(Debug)]
 struct Walk {
     escape: char,
+    note_words: bool,
     budget: Budget,
     out: Evaluation,
     committed: Vec<Committed>,
@@ -360,6 +382,7 @@ impl Walk {
             }
             Keyword::Env => self.env(scope, instruction, origin.line)?,
             Keyword::Add => self.add(scope, instruction, origin)?,
+            Keyword::User if self.note_words => self.user(scope, instruction, origin)?,
             Keyword::Copy => self.copy(instruction, origin),
             Keyword::Onbuild if origin.triggered_by.is_none() => {
                 triggers.extend(trigger(instruction));
@@ -405,27 +428,69 @@ impl Walk {
         instruction: &Instruction,
         origin: &Origin,
     ) -> Result<(), TooMuchWork> {
-        let words = instruction.words();
-        if words.len() < 2 {
+        if instruction.words().len() < 2 {
             return Ok(());
         }
-        for chown in instruction.flag_values("chown") {
-            if self.expand(chown, scope, origin.line)?.is_none() {
-                return Ok(());
-            }
+        let expanded = self.add_words(scope, instruction, origin.line)?;
+        if self.note_words {
+            self.note_expanded(origin, Keyword::Add, expanded.clone());
         }
-        let mut expanded = Vec::with_capacity(words.len());
-        for word in words {
-            let Some(word) = self.expand(word, scope, origin.line)? else {
-                return Ok(());
-            };
-            expanded.push(word);
-        }
+        let Some(mut expanded) = expanded else {
+            return Ok(());
+        };
         expanded.pop();
         for source in expanded.into_iter().filter(|s| is_remote_url(s)) {
             self.remote(origin, RemoteKind::Url(source));
         }
         Ok(())
+    }
+
+    /// ADD's words expanded; `None` when `--chown` or a word fails to.
+    fn add_words(
+        &mut self,
+        scope: &StageScope<'_, '_>,
+        instruction: &Instruction,
+        line: usize,
+    ) -> Result<Option<Vec<String>>, TooMuchWork> {
+        for chown in instruction.flag_values("chown") {
+            if self.expand(chown, scope, line)?.is_none() {
+                return Ok(None);
+            }
+        }
+        let words = instruction.words();
+        let mut expanded = Vec::with_capacity(words.len());
+        for word in words {
+            let Some(word) = self.expand(word, scope, line)? else {
+                return Ok(None);
+            };
+            expanded.push(word);
+        }
+        Ok(Some(expanded))
+    }
+
+    /// USER: its text is expanded as one word (`UserCommand.Expand`).
+    fn user(
+        &mut self,
+        scope: &StageScope<'_, '_>,
+        instruction: &Instruction,
+        origin: &Origin,
+    ) -> Result<(), TooMuchWork> {
+        let Arguments::Text(text) = &instruction.arguments else {
+            return Ok(());
+        };
+        let words = self.expand(text, scope, origin.line)?.map(|w| vec![w]);
+        self.note_expanded(origin, Keyword::User, words);
+        Ok(())
+    }
+
+    fn note_expanded(&mut self, origin: &Origin, keyword: Keyword, words: Option<Vec<String>>) {
+        if origin.triggered_by.is_none() {
+            self.out.expanded.push(ExpandedWords {
+                line: origin.line,
+                keyword,
+                words,
+            });
+        }
     }
 
     /// COPY: each `--from=` value, not substituted.

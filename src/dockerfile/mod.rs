@@ -27,6 +27,8 @@
 //! - `lex`: variable substitution (`shell/lex.go`), bounded by a work budget.
 //! - `scope`: which ARG, ENV and build argument a name means where.
 //! - `eval`: the stages walked in order, and the remote sources they name.
+//! - `rules`: the course's advice about Dockerfiles (untagged images, apt
+//!   use, layers, WORKDIR, USER, `.dockerignore`), checked on the text.
 //!
 //! Hostile input: nothing here panics or recurses without a bound, and work is
 //! linear in the text: the evaluation has a budget proportional to the text's
@@ -36,6 +38,7 @@ mod eval;
 mod json;
 mod lex;
 mod reader;
+pub mod rules;
 mod scope;
 mod split;
 

@@ -615,7 +615,7 @@ fn build_args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn evaluation(text: &str) -> Evaluation {
-    evaluate(&parse(text), &no_args()).expect("within the work budget")
+    evaluate(&parse(text), &no_args(), false).expect("within the work budget")
 }
 
 #[test]

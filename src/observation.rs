@@ -133,6 +133,10 @@ pub struct BuildFacts {
     /// The end of the build output, for failure reports.
     pub log_tail: String,
     pub error: Option<String>,
+    /// The Dockerfile's text, as the build sent it (when it could be read).
+    pub dockerfile: Option<String>,
+    /// The build context has a `.dockerignore`.
+    pub dockerignore: bool,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -6,8 +6,9 @@
 //! says what was expected and what was seen, in words a student can act on.
 //! Assertions about images (and builds) are in [`image`], about what their
 //! layers hold in [`layers`] and [`secrets`], about runs in [`run`], about a live container
-//! in [`live`].
+//! in [`live`], about the Dockerfile's text in [`dockerfile`].
 
+mod dockerfile;
 mod image;
 mod layers;
 mod live;
@@ -192,10 +193,12 @@ fn not_run_because_of_a_build(
     };
     let failed_build = matches!(root.status, StepStatus::Failed(_))
         && root.build.as_ref().is_some_and(|b| !b.succeeded);
-    let about_the_build = check
-        .assertions
-        .iter()
-        .any(|a| matches!(a, Assertion::Build(_) | Assertion::Context { .. }));
+    let about_the_build = check.assertions.iter().any(|a| {
+        matches!(
+            a,
+            Assertion::Build(_) | Assertion::Context { .. } | Assertion::Dockerfile { .. }
+        )
+    });
     if !failed_build || (about_the_build && check.step == root.step) {
         return None;
     }
@@ -259,6 +262,7 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
         Assertion::Wasted { max } => layers::wasted(*max, image_of(step)?),
         Assertion::Efficiency { min } => layers::score(*min, image_of(step)?),
         Assertion::Secrets => secrets::none(image_of(step)?),
+        Assertion::Dockerfile { rules, non_root } => dockerfile::rules(rules, *non_root, step),
         Assertion::Files { present, absent } => image::files(present, absent, image_of(step)?),
         Assertion::File { path, matcher } => image::file(path, matcher, image_of(step)?),
         Assertion::Config(want) => image::config(want, image_of(step)?),

@@ -153,7 +153,7 @@ impl Engine {
             succeeded: failure.is_none(),
             context_bytes,
             log_tail: log.text(),
-            error: None,
+            ..Default::default()
         };
         self.conclude_build(facts, failure, image_id, &req.tag)
             .await

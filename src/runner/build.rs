@@ -39,6 +39,28 @@ pub(super) async fn build_step(
     let Some(ctx) = collect(roots, build, o).await else {
         return;
     };
+    // Rules on the Dockerfile judge the text that was sent, built or not.
+    let dockerfile = super::remote::read_dockerfile(&ctx)
+        .ok()
+        .map(|t| String::from_utf8_lossy(&t).into_owned());
+    let dockerignore = ctx.entries.iter().any(|e| e.name == b".dockerignore");
+    attempt(engine, ex, planned, build, ctx, events, o).await;
+    let facts = o.build.get_or_insert_with(Default::default);
+    facts.dockerfile = dockerfile;
+    facts.dockerignore = dockerignore;
+}
+
+/// Builds the collected context (unless it names what must not be fetched)
+/// and inspects the image.
+async fn attempt(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    build: &BuildStep,
+    ctx: BuildContext,
+    events: &UnboundedSender<Event>,
+    o: &mut StepObservation,
+) {
     match super::remote::refused(engine, ex, build, &ctx).await {
         Ok(None) => {}
         Ok(Some(why)) => return not_attempted(o, why),

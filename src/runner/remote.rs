@@ -77,7 +77,7 @@ pub(super) async fn refused(
 }
 
 /// The Dockerfile the build would send, at most [`MAX_DOCKERFILE`] bytes.
-fn read_dockerfile(ctx: &BuildContext) -> Result<Vec<u8>, String> {
+pub(super) fn read_dockerfile(ctx: &BuildContext) -> Result<Vec<u8>, String> {
     let entry = ctx
         .entries
         .iter()

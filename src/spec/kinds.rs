@@ -18,13 +18,14 @@ pub enum AssertionKind {
     Wasted,
     Efficiency,
     Secrets,
+    Dockerfile,
     ExitCode,
     Stdout,
     Stderr,
 }
 
 impl AssertionKind {
-    pub const ALL: [AssertionKind; 15] = [
+    pub const ALL: [AssertionKind; 16] = [
         AssertionKind::Container,
         AssertionKind::Build,
         AssertionKind::Size,
@@ -37,6 +38,7 @@ impl AssertionKind {
         AssertionKind::Wasted,
         AssertionKind::Efficiency,
         AssertionKind::Secrets,
+        AssertionKind::Dockerfile,
         AssertionKind::ExitCode,
         AssertionKind::Stdout,
         AssertionKind::Stderr,
@@ -57,6 +59,7 @@ impl AssertionKind {
             AssertionKind::Wasted => "wasted",
             AssertionKind::Efficiency => "efficiency",
             AssertionKind::Secrets => "secrets",
+            AssertionKind::Dockerfile => "dockerfile",
             AssertionKind::ExitCode => "exit_code",
             AssertionKind::Stdout => "stdout",
             AssertionKind::Stderr => "stderr",

@@ -362,6 +362,12 @@ pub enum Assertion {
     /// No credential in any layer, the config or the history
     /// (`secrets = "none"`).
     Secrets,
+    /// The Dockerfile breaks none of `rules` (read, not built); `non_root`:
+    /// the exercise wants the image to run as a user other than root.
+    Dockerfile {
+        rules: Vec<crate::dockerfile_rules::Rule>,
+        non_root: bool,
+    },
     ExitCode(ExitExpectation),
     Stdout(TextMatcher),
     Stderr(TextMatcher),
@@ -414,6 +420,7 @@ impl Assertion {
             Assertion::Wasted { .. } => AssertionKind::Wasted,
             Assertion::Efficiency { .. } => AssertionKind::Efficiency,
             Assertion::Secrets => AssertionKind::Secrets,
+            Assertion::Dockerfile { .. } => AssertionKind::Dockerfile,
             Assertion::ExitCode(_) => AssertionKind::ExitCode,
             Assertion::Stdout(_) => AssertionKind::Stdout,
             Assertion::Stderr(_) => AssertionKind::Stderr,

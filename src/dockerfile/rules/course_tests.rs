@@ -140,6 +140,10 @@ const CASES: &[(&str, &[&str])] = &[
         &["remove-in-later-run@5"],
     ),
     (
+        "03-secrets/ok/token-copied-into-first-stage/Dockerfile.03secret",
+        &["copy-all-without-dockerignore@3"],
+    ),
+    (
         "04-data-in-image/ok/copy-everything/Dockerfile.04",
         &["copy-all-without-dockerignore@4"],
     ),

@@ -162,6 +162,50 @@ fn layer_globs(diag: &mut Diagnostics, a: &Entry) -> Vec<String> {
     globs
 }
 
+/// `dockerfile = { rules = ["untagged-from", …] | "course", non_root = true }`.
+pub(super) fn dockerfile_rules(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
+    use crate::dockerfile_rules::Rule;
+    let t = f.table(diag)?;
+    t.only(diag, &["rules", "non_root"]);
+    let non_root = match t.entry("non_root") {
+        Some(n) => n.boolean(diag)?,
+        None => false,
+    };
+    let Some(r) = t.entry("rules") else {
+        t.missing(diag, "rules");
+        return None;
+    };
+    let ids: Vec<String> = match r.value.get_ref() {
+        DeValue::String(s) if s.as_ref() == "course" => {
+            Rule::course().iter().map(|r| r.id().to_string()).collect()
+        }
+        DeValue::String(_) => {
+            r.invalid(diag, "`rules` is \"course\" or a list of rule ids");
+            return None;
+        }
+        _ => r.string_array(diag)?,
+    };
+    let mut rules = Vec::new();
+    for id in &ids {
+        match Rule::from_id(id) {
+            Some(rule) => rules.push(rule),
+            None => {
+                let known: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+                r.invalid(
+                    diag,
+                    format!("no rule {id:?}; the rules are {}", known.join(", ")),
+                );
+                return None;
+            }
+        }
+    }
+    if rules.is_empty() {
+        r.invalid(diag, "`rules` needs at least one rule");
+        return None;
+    }
+    Some(Assertion::Dockerfile { rules, non_root })
+}
+
 /// `wasted = { max = SIZE }`.
 pub(super) fn wasted(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
     let t = f.table(diag)?;

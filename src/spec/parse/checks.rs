@@ -148,8 +148,8 @@ fn applies(kind: AssertionKind, step: StepType) -> Result<(), &'static str> {
         (_, StepType::Container) => {
             Err("does not apply to container steps; use `container = { … }`")
         }
-        (A::Build | A::Context, StepType::Build) => Ok(()),
-        (A::Build | A::Context, _) => Err("applies to build steps only"),
+        (A::Build | A::Context | A::Dockerfile, StepType::Build) => Ok(()),
+        (A::Build | A::Context | A::Dockerfile, _) => Err("applies to build steps only"),
         (A::ExitCode | A::Stdout | A::Stderr, StepType::Run) => Ok(()),
         (A::ExitCode | A::Stdout | A::Stderr, _) => Err("applies to run steps only"),
         (A::User, _) => Ok(()),
@@ -203,6 +203,7 @@ fn assertion(
         AssertionKind::Context => assertions::context(diag, f),
         AssertionKind::Wasted => assertions::wasted(diag, f),
         AssertionKind::Efficiency => assertions::efficiency(diag, f),
+        AssertionKind::Dockerfile => assertions::dockerfile_rules(diag, f),
         AssertionKind::Secrets => f.one_of(diag, &[("none", ())]).map(|()| Assertion::Secrets),
         AssertionKind::ExitCode => assertions::exit_code(diag, f).map(Assertion::ExitCode),
         AssertionKind::Container => assertions::container(diag, f).map(Assertion::Container),

@@ -21,8 +21,9 @@ pub struct ExercisePreview {
     pub title: String,
     pub section: Option<String>,
     pub max_points: u32,
-    /// Check names in spec order, so a cut-short run can list what it never reached.
-    pub checks: Vec<String>,
+    /// Check names in spec order, with who may see them, so a cut-short run
+    /// can list what it never reached.
+    pub checks: Vec<(String, crate::spec::Visibility)>,
 }
 
 impl ExercisePreview {
@@ -33,7 +34,11 @@ impl ExercisePreview {
             title: ex.title.clone(),
             section: ex.section.clone(),
             max_points: ex.max_points(),
-            checks: ex.checks.iter().map(|c| c.name.clone()).collect(),
+            checks: ex
+                .checks
+                .iter()
+                .map(|c| (c.name.clone(), c.visibility))
+                .collect(),
         }
     }
 }

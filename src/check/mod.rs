@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::observation::{
     ImageFacts, Observations, RunFacts, StepObservation, StepStatus, resolve_uid,
 };
-use crate::spec::{Assertion, Check, UserExpectation};
+use crate::spec::{Assertion, Check, UserExpectation, Visibility};
 use crate::units::format_duration;
 
 /// How a check ended.
@@ -34,6 +34,18 @@ pub enum Status {
     Error,
     /// Not decided because a step it needs did not run.
     Skipped,
+}
+
+impl Status {
+    /// The word reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Error => "error",
+            Status::Skipped => "not run",
+        }
+    }
 }
 
 /// The result of one check, ready for reporters.
@@ -50,6 +62,10 @@ pub struct Outcome {
     pub expected: Option<String>,
     pub actual: Option<String>,
     pub hint: Option<String>,
+    /// Who may see the check's name, message and hint (instructor reports
+    /// show everything; student-facing ones redact, see
+    /// `report::for_students`).
+    pub visibility: Visibility,
 }
 
 impl Outcome {
@@ -65,6 +81,7 @@ impl Outcome {
             expected: None,
             actual: None,
             hint,
+            visibility: Visibility::Visible,
         }
     }
 }
@@ -106,6 +123,7 @@ pub fn evaluate(check: &Check, obs: &Observations) -> Outcome {
         expected: None,
         actual: None,
         hint: check.hint.clone(),
+        visibility: check.visibility,
     };
     let Some(step) = obs.steps.get(&check.step) else {
         outcome.status = Status::Skipped;

@@ -19,11 +19,15 @@ use crate::error::Error;
 use crate::event::{Event, ExercisePreview, ExerciseResult};
 use crate::exit;
 use crate::names;
+use crate::report::classroom::Classroom;
+use crate::report::gradescope::Gradescope;
 use crate::report::heartbeat;
 use crate::report::human::HumanReporter;
 use crate::report::json::Json;
 use crate::report::junit::Junit;
-use crate::report::{Destination, FileReporter, Reporter, Style};
+use crate::report::markdown::Markdown;
+use crate::report::prairielearn::PrairieLearn;
+use crate::report::{Collector, Destination, Export, FileReporter, ReportFile, Reporter, Style};
 use crate::runner::{self, RunOptions};
 use crate::signal::{Signal, Signals, WIND_DOWN};
 use crate::spec::Exercise;
@@ -43,20 +47,45 @@ pub(super) struct CheckArgs {
     #[command(flatten)]
     pub(super) reports: ReportFiles,
     #[command(flatten)]
+    pub(super) platforms: PlatformFiles,
+    #[command(flatten)]
     pub(super) jobs: Jobs,
     /// Grade again whenever a file of the submission changes, until Ctrl-C.
     #[arg(long)]
     pub(super) watch: bool,
 }
 
+/// Makes one of the file formats.
+type MakeExport = fn() -> Box<dyn Export<Collector>>;
+
+/// The results files of the platforms courses run on (docs/platforms.md).
+#[derive(Debug, Args)]
+pub(super) struct PlatformFiles {
+    /// Also write a Markdown summary for students to this file.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Also write Gradescope's results.json to this file.
+    #[arg(long, value_name = "FILE")]
+    gradescope: Option<PathBuf>,
+    /// Also write PrairieLearn's results.json to this file.
+    #[arg(long, value_name = "FILE")]
+    prairielearn: Option<PathBuf>,
+}
+
 impl CheckArgs {
     /// The report files asked for, which `--watch` must not watch.
     pub(super) fn report_paths(&self) -> Vec<PathBuf> {
-        [&self.reports.junit, &self.reports.json]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect()
+        [
+            &self.reports.junit,
+            &self.reports.json,
+            &self.platforms.markdown,
+            &self.platforms.gradescope,
+            &self.platforms.prairielearn,
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
     }
 }
 
@@ -122,7 +151,48 @@ pub(super) fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Erro
             Box::new(Junit),
             Destination::Stdout,
         ))],
+        Format::Markdown => vec![Box::new(FileReporter::new(
+            Box::new(Markdown),
+            Destination::Stdout,
+        ))],
+        Format::Gradescope => vec![Box::new(FileReporter::new(
+            Box::new(Gradescope),
+            Destination::Stdout,
+        ))],
+        Format::Prairielearn => vec![Box::new(FileReporter::new(
+            Box::new(PrairieLearn),
+            Destination::Stdout,
+        ))],
+        // GitHub Actions reads a step's outputs from the file it names.
+        Format::Classroom => {
+            let to = match std::env::var_os("GITHUB_OUTPUT") {
+                Some(path) => Destination::Append(PathBuf::from(path)),
+                None => Destination::Stdout,
+            };
+            vec![Box::new(FileReporter::new(Box::new(Classroom), to))]
+        }
     };
+    let files: [(&Option<PathBuf>, MakeExport); 3] = [
+        (&args.platforms.markdown, || Box::new(Markdown)),
+        (&args.platforms.gradescope, || Box::new(Gradescope)),
+        (&args.platforms.prairielearn, || Box::new(PrairieLearn)),
+    ];
+    for (path, export) in files {
+        if let Some(path) = path {
+            let file = ReportFile::create(path)?;
+            reporters.push(Box::new(FileReporter::new(
+                export(),
+                Destination::File(file),
+            )));
+        }
+    }
+    // On GitHub Actions, the job's summary page shows the Markdown too.
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        reporters.push(Box::new(FileReporter::new(
+            Box::new(Markdown),
+            Destination::Append(PathBuf::from(summary)),
+        )));
+    }
     if let Some(file) = junit {
         reporters.push(Box::new(FileReporter::new(
             Box::new(Junit),

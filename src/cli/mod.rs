@@ -171,6 +171,14 @@ enum Format {
     Human,
     Json,
     Junit,
+    /// A summary for students, as on GitHub's job summary page.
+    Markdown,
+    /// GitHub Classroom's `result=` line (to `$GITHUB_OUTPUT` when set).
+    Classroom,
+    /// Gradescope's results.json.
+    Gradescope,
+    /// PrairieLearn's results.json.
+    Prairielearn,
 }
 
 /// Runs the command line; returns the process exit code.

@@ -27,6 +27,8 @@ pub(crate) struct HumanReporter<W: Write + Send> {
     spinner: Option<ProgressBar>,
     heartbeat: Option<Heartbeat>,
     results: Vec<ExerciseResult>,
+    /// Hidden checks seen in the exercise being reported, to number them.
+    hidden: usize,
 }
 
 impl<W: Write + Send> HumanReporter<W> {
@@ -46,6 +48,7 @@ impl<W: Write + Send> HumanReporter<W> {
             spinner,
             heartbeat: None,
             results: Vec::new(),
+            hidden: 0,
         }
     }
 
@@ -238,6 +241,7 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
         match event {
             Event::RunStarted { .. } => {}
             Event::ExerciseStarted { id, title } => {
+                self.hidden = 0;
                 let head = self.paint("1", &format!("{id}  {title}"));
                 self.say(&head)?;
             }
@@ -274,7 +278,11 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                 self.say(&text)?;
             }
             Event::CheckFinished { outcome, .. } => {
-                let line = self.check_line(outcome);
+                // Students see a hidden check's result, not what it checks.
+                if !outcome.visibility.shown_to_students() {
+                    self.hidden += 1;
+                }
+                let line = self.check_line(&super::for_students(outcome, self.hidden));
                 self.say(&line)?;
             }
             Event::ExerciseFinished { result } => {
@@ -324,6 +332,7 @@ mod tests {
             expected: failed.then(|| "WORKDIR \"/software\"".into()),
             actual: failed.then(|| "WORKDIR \"/app\"".into()),
             hint: Some("Add `WORKDIR /software`.".into()),
+            visibility: crate::spec::Visibility::Visible,
         }
     }
 

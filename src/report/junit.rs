@@ -58,7 +58,21 @@ fn render(collector: &Collector) -> io::Result<Vec<u8>> {
     let mut report = ReportBuilder::new();
     for r in collector.results() {
         let mut suite = TestSuiteBuilder::new(&attribute(&format!("{}: {}", r.id, r.title)));
+        let mut hidden = 0;
         for o in &r.outcomes {
+            // A JUnit file is shown to students by their CI: hidden checks
+            // keep their result, not what they check.
+            if !o.visibility.shown_to_students() {
+                hidden += 1;
+            }
+            let o = super::for_students(o, hidden);
+            let o = o.as_ref();
+            // The time of the step the check looked at.
+            let time = r
+                .steps
+                .iter()
+                .find(|s| s.name == o.step)
+                .map_or(std::time::Duration::ZERO, |s| s.duration);
             let name = attribute(&o.name);
             let detail = || {
                 let mut text = match (&o.expected, &o.actual) {
@@ -71,19 +85,13 @@ fn render(collector: &Collector) -> io::Result<Vec<u8>> {
                 attribute(&text)
             };
             let mut case = match o.status {
-                Status::Passed => TestCase::success(&name, duration(std::time::Duration::ZERO)),
-                Status::Failed => TestCase::failure(
-                    &name,
-                    duration(std::time::Duration::ZERO),
-                    "check failed",
-                    &detail(),
-                ),
-                Status::Error => TestCase::error(
-                    &name,
-                    duration(std::time::Duration::ZERO),
-                    "infrastructure",
-                    &cdata(&o.message),
-                ),
+                Status::Passed => TestCase::success(&name, duration(time)),
+                Status::Failed => {
+                    TestCase::failure(&name, duration(time), "check failed", &detail())
+                }
+                Status::Error => {
+                    TestCase::error(&name, duration(time), "infrastructure", &cdata(&o.message))
+                }
                 Status::Skipped => {
                     TestCase::skipped_with_cause(&name, "not run", &cdata(&o.message))
                 }

@@ -2,18 +2,25 @@
 //!
 //! Every reporter implements [`Reporter`] and sees only [`Event`]s. The
 //! terminal reporter ([`human`]) prints as events arrive. The file formats
-//! ([`json`], [`junit`]) are [`Export`]s, as in hyperfine's `export/`: each
+//! ([`json`], [`junit`], and the platforms' [`markdown`], [`classroom`],
+//! [`gradescope`], [`prairielearn`]) are [`Export`]s, as in hyperfine's
+//! `export/`: each
 //! renders a finished run to bytes, and one [`FileReporter`] collects the
 //! events and writes those bytes once, when the run finishes (a run cut short
 //! by a signal included: the checks never reached are listed as not run).
 //! [`validate`] renders the course validation the same way. Every report
 //! file is written whole or not at all ([`ReportFile`]); colour follows one
-//! rule ([`Style`]).
+//! rule ([`Style`]). What a student may see of a hidden check is decided in
+//! one place ([`for_students`]).
 
+pub(crate) mod classroom;
+pub(crate) mod gradescope;
 pub(crate) mod heartbeat;
 pub(crate) mod human;
 pub(crate) mod json;
 pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod prairielearn;
 pub(crate) mod validate;
 
 use std::io::{self, Write};
@@ -39,6 +46,9 @@ pub(crate) trait Export<R: ?Sized>: Send {
 pub(crate) enum Destination {
     Stdout,
     File(ReportFile),
+    /// Appended to, never replaced: a file other steps write too
+    /// (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
+    Append(PathBuf),
 }
 
 impl Destination {
@@ -54,6 +64,12 @@ impl Destination {
                     })
             }
             Destination::File(file) => file.write(bytes),
+            Destination::Append(path) => std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(bytes))
+                .map_err(|source| Error::Write { path, source }),
         }
     }
 }
@@ -225,7 +241,7 @@ impl Collector {
                 outcomes: p
                     .checks
                     .iter()
-                    .map(|name| Outcome {
+                    .map(|(name, visibility)| Outcome {
                         name: name.clone(),
                         step: String::new(),
                         status: Status::Skipped,
@@ -235,12 +251,52 @@ impl Collector {
                         expected: None,
                         actual: None,
                         hint: None,
+                        visibility: *visibility,
                     })
                     .collect(),
             });
         }
         out
     }
+}
+
+/// `outcome` as a student may see it: a hidden check (or one hidden until
+/// the due date) keeps its status and points, but its name, message,
+/// expected, actual and hint are replaced. `number` tells hidden checks
+/// apart (1-based, within the exercise).
+pub(crate) fn for_students(outcome: &Outcome, number: usize) -> std::borrow::Cow<'_, Outcome> {
+    if outcome.visibility.shown_to_students() {
+        return std::borrow::Cow::Borrowed(outcome);
+    }
+    std::borrow::Cow::Owned(Outcome {
+        name: format!("hidden check {number}"),
+        step: String::new(),
+        message: "hidden: its result counts in the score".to_string(),
+        expected: None,
+        actual: None,
+        hint: None,
+        ..outcome.clone()
+    })
+}
+
+/// One outcome as lines of text: why, expected vs actual, the hint.
+pub(crate) fn outcome_text(o: &Outcome) -> String {
+    let mut lines = Vec::new();
+    if !o.message.is_empty() && o.expected.is_none() {
+        lines.push(o.message.clone());
+    }
+    if let Some(e) = &o.expected {
+        lines.push(format!("expected: {e}"));
+    }
+    if let Some(a) = &o.actual {
+        lines.push(format!("actual:   {a}"));
+    }
+    if o.status != Status::Passed
+        && let Some(h) = &o.hint
+    {
+        lines.push(format!("hint:     {h}"));
+    }
+    printable(&lines.join("\n"))
 }
 
 /// Totals over a set of results.
@@ -373,3 +429,7 @@ mod tests {
         assert_eq!(tail("abc", 10), "abc");
     }
 }
+
+#[cfg(test)]
+#[path = "platform_tests.rs"]
+mod platform_tests;

@@ -100,6 +100,10 @@ async fn run_exercise(
     Some(conclude(ex, outcomes, ledger.summaries, started, events))
 }
 
+/// The name of the outcome that says a required file is missing: the
+/// submission cannot be graded (PrairieLearn then charges no attempt).
+pub(crate) const REQUIRED_FILES: &str = "required files are present";
+
 /// One failed outcome per required file that is missing or refused.
 fn missing_files(ex: &Exercise, options: &RunOptions) -> Vec<Outcome> {
     let hint = format!(
@@ -115,7 +119,7 @@ fn missing_files(ex: &Exercise, options: &RunOptions) -> Vec<Outcome> {
         .filter_map(|rel| build_context::require_file(&options.submission, rel).err())
         .map(|e| {
             Outcome::synthetic(
-                "required files are present",
+                REQUIRED_FILES,
                 Status::Failed,
                 e.to_string(),
                 Some(hint.clone()),
@@ -139,6 +143,7 @@ fn incomplete(ex: &Exercise, missing: Vec<Outcome>) -> Vec<Outcome> {
             expected: None,
             actual: None,
             hint: c.hint.clone(),
+            visibility: c.visibility,
         }))
         .collect()
 }
@@ -293,6 +298,7 @@ fn unstaged(
             expected: None,
             actual: None,
             hint: None,
+            visibility: c.visibility,
         })
         .collect();
     conclude(ex, outcomes, Vec::new(), started, events)

@@ -307,7 +307,8 @@ pub struct Check {
 
 /// Who may see a check's name, message and hint. Every check counts in the
 /// score; a hidden one is shown to instructors (batch files, JSON) only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Visibility {
     #[default]
     Visible,

@@ -459,3 +459,63 @@ fn every_row_says_what_happened_to_the_submission() {
     assert_eq!(rows["alice"].0, "error", "{csv}");
     assert!(csv.contains("the fake daemon fails every request"), "{csv}");
 }
+
+#[test]
+fn a_batch_exports_to_canvas_and_moodle() {
+    let ws = class(&[("alice", GOOD), ("bob", WRONG)]);
+    let (code, _, stderr) = batch(&ws, "out", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    ws.write(
+        "canvas.csv",
+        "Student,ID,SIS User ID,SIS Login ID,Section,Docker lab 1\n\
+         Points Possible,,,,,3\n\
+         \"A, Alice\",11,,alice@uni.example,L1,\n\
+         \"C, Carol\",13,,carol@uni.example,L1,\n",
+    );
+    let canvas = ws
+        .dockgrade()
+        .args(["export", "canvas", "out", "--roster", "canvas.csv"])
+        .args(["--assignment", "Docker lab 1"])
+        .output()
+        .expect("runs");
+    assert_eq!(canvas.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&canvas.stdout);
+    assert!(
+        text.contains("\"A, Alice\",11,,alice@uni.example,L1,3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"C, Carol\",13,,carol@uni.example,L1,\n"),
+        "{text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&canvas.stderr).contains("\"bob\": not in Canvas's export"),
+        "bob is named"
+    );
+    let moodle = ws
+        .dockgrade()
+        .args([
+            "export",
+            "moodle",
+            "out",
+            "--identity",
+            "username",
+            "--out",
+            "moodle.csv",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(moodle.status.code(), Some(0));
+    let text = std::fs::read_to_string(ws.path("moodle.csv")).expect("written");
+    assert!(
+        text.starts_with("username,grade,feedback\nalice,3,"),
+        "{text}"
+    );
+    assert!(text.contains("\nbob,1,"), "{text}");
+    let missing = ws
+        .dockgrade()
+        .args(["export", "moodle", "nowhere", "--identity", "email"])
+        .output()
+        .expect("runs");
+    assert_eq!(missing.status.code(), Some(2));
+}

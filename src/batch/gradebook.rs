@@ -80,6 +80,26 @@ impl Batch {
     }
 }
 
+/// The `batch.json` of a batch's `--out` folder `dir`.
+pub(crate) fn read_batch(dir: &std::path::Path) -> Result<Batch, crate::error::Error> {
+    use crate::error::Error;
+    let path = dir.join("batch.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let batch: Batch = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a batch's results: {e}", path.display())))?;
+    if batch.schema != SCHEMA {
+        return Err(Error::Usage(format!(
+            "{}: schema {:?}, expected {SCHEMA}",
+            path.display(),
+            batch.schema
+        )));
+    }
+    Ok(batch)
+}
+
 /// `grades.csv`: a row per student, sorted by student.
 pub(crate) fn grades_csv(batch: &Batch) -> Result<Vec<u8>, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());

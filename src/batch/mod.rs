@@ -15,6 +15,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod digest;
+pub(crate) mod export;
 pub(crate) mod grade;
 pub(crate) mod gradebook;
 pub(crate) mod layout;

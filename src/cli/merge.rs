@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::batch::gradebook::{Batch, SCHEMA};
+use crate::batch::gradebook::{Batch, read_batch};
 use crate::batch::roster;
 use crate::batch::shard::Shard;
 use crate::batch::store::Store;
@@ -31,7 +31,7 @@ pub(super) fn run(args: MergeArgs) -> Result<i32, Error> {
     let shards: Vec<(PathBuf, Batch)> = args
         .shards
         .iter()
-        .map(|dir| read(dir).map(|b| (dir.clone(), b)))
+        .map(|dir| read_batch(dir).map(|b| (dir.clone(), b)))
         .collect::<Result<_, _>>()?;
     let (first_dir, first) = &shards[0];
     let mut graded_by: BTreeMap<String, &Path> = BTreeMap::new();
@@ -117,24 +117,6 @@ fn unmatched(roster: &Path, graded: &BTreeMap<String, &Path>) -> Result<Option<S
 
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
-}
-
-fn read(dir: &Path) -> Result<Batch, Error> {
-    let path = dir.join("batch.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let batch: Batch = serde_json::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: not a batch's results: {e}", path.display())))?;
-    if batch.schema != SCHEMA {
-        return Err(Error::Usage(format!(
-            "{}: schema {:?}, expected {SCHEMA}",
-            path.display(),
-            batch.schema
-        )));
-    }
-    Ok(batch)
 }
 
 /// Copies a student's files (plain files, one level) into the merged output.

@@ -27,6 +27,7 @@ mod check;
 mod clean;
 mod completions;
 mod doctor;
+mod export;
 mod init;
 mod lint;
 mod list;
@@ -99,6 +100,9 @@ enum Command {
     /// Combine the outputs of `batch --shard K/N` into one gradebook.
     #[command(after_help = exit::help::PLAIN)]
     Merge(merge::MergeArgs),
+    /// A batch's grades as an LMS gradebook import (Canvas, Moodle).
+    #[command(after_help = exit::help::PLAIN)]
+    Export(export::ExportArgs),
     /// Check that this machine can take the course (daemon, images, --user).
     #[command(after_help = exit::help::DOCTOR)]
     Doctor {
@@ -204,6 +208,7 @@ pub fn main() -> i32 {
         Command::Validate(args) => validate::run(args),
         Command::Batch(args) => batch::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Export(args) => export::run(args),
         Command::Doctor { course } => doctor::run(course.locate()),
         Command::Clean(args) => clean::run(args),
         Command::Completions(args) => completions::run(args),

@@ -18,6 +18,7 @@ pub(crate) mod digest;
 pub(crate) mod export;
 pub(crate) mod grade;
 pub(crate) mod gradebook;
+pub(crate) mod html;
 pub(crate) mod layout;
 pub(crate) mod progress;
 pub(crate) mod roster;
@@ -340,7 +341,7 @@ async fn work(ctx: Arc<Context>, daemon: Arc<Daemon>, queue: Arc<Queue>, progres
     }
 }
 
-/// `grades.csv`, `summary.md` and `batch.json`.
+/// `grades.csv`, `summary.md`, `report.html` and `batch.json`.
 pub(crate) fn write_gradebook(store: &Store, batch: &Batch) -> Result<(), Error> {
     let path = |name: &str| store.root().join(name);
     let failed = |name: &str| {
@@ -352,8 +353,35 @@ pub(crate) fn write_gradebook(store: &Store, batch: &Batch) -> Result<(), Error>
     crate::report::ReportFile::create(&path("grades.csv"))?.write(&csv)?;
     crate::report::ReportFile::create(&path("summary.md"))?
         .write(gradebook::summary_md(batch).as_bytes())?;
+    let reports = student_reports(store, batch);
+    crate::report::ReportFile::create(&path("report.html"))?
+        .write(html::report_html(batch, &reports).as_bytes())?;
     let json = crate::report::json::pretty(batch).map_err(failed("batch.json"))?;
     crate::report::ReportFile::create(&path("batch.json"))?.write(&json)
+}
+
+/// Each student's `report.txt` (its first 64 KiB), by folder, for the page.
+fn student_reports(store: &Store, batch: &Batch) -> std::collections::BTreeMap<String, String> {
+    use std::io::Read;
+    batch
+        .students
+        .iter()
+        .filter_map(|row| {
+            let path = store
+                .root()
+                .join("students")
+                .join(&row.folder)
+                .join("report.txt");
+            let mut text = Vec::new();
+            std::fs::File::open(path)
+                .and_then(|f| f.take(64 * 1024).read_to_end(&mut text))
+                .ok()?;
+            Some((
+                row.folder.clone(),
+                String::from_utf8_lossy(&text).into_owned(),
+            ))
+        })
+        .collect()
 }
 
 /// The default number of submissions graded at once on one daemon.

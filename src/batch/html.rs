@@ -130,16 +130,103 @@ fn cell(row: &Row, exercise: &str, check: &str) -> Markup {
     }
 }
 
-/// The page. `reports` maps a student's folder to their `report.txt`.
-pub(crate) fn report_html(batch: &Batch, reports: &BTreeMap<String, String>) -> String {
-    let rows = &batch.students;
+/// The score distribution, a bar per tenth.
+fn histogram_section(rows: &[Row]) -> Markup {
     let bins = histogram(rows);
     let tallest = bins.iter().copied().max().unwrap_or(0).max(1);
+    html! {
+        h2 { "Scores" }
+        div.hist id="histogram" {
+            @for (i, n) in bins.iter().enumerate() {
+                div data-count=(n) title=(format!("{}–{} %: {n} students", i * 10, i * 10 + 10))
+                    style=(format!("height: {}%", n * 100 / tallest)) {
+                    span { (i * 10) }
+                }
+            }
+        }
+    }
+}
+
+/// Every check's pass rate, worst first.
+fn checks_section(batch: &Batch) -> Markup {
+    html! {
+        h2 { "Pass rate per check, worst first" }
+        table id="checks" {
+            thead { tr { th { "exercise" } th { "check" } th { "passed" } th { "" } } }
+            tbody {
+                @for (exercise, check, passed, graded) in pass_rates(batch) {
+                    tr {
+                        td { (exercise) } td { (check) }
+                        td.num { (passed) "/" (graded) }
+                        td { span.bar style=(format!("width: {}px", passed * 120 / graded.max(1))) {} }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The students × checks grid, sortable by its first three columns.
+fn grid_section(batch: &Batch) -> Markup {
     let columns: Vec<(&str, &str)> = batch
         .exercises
         .iter()
         .flat_map(|e| e.checks.iter().map(move |c| (e.id.as_str(), c.as_str())))
         .collect();
+    html! {
+        h2 { "Students × checks" }
+        div.scroll {
+            table id="students" {
+                thead {
+                    tr {
+                        th.sortable data-kind="text" { "student" }
+                        th.sortable data-kind="number" { "score" }
+                        th.sortable data-kind="text" { "status" }
+                        @for (exercise, check) in &columns {
+                            th title=(format!("{exercise}: {check}")) { (check) }
+                        }
+                    }
+                }
+                tbody {
+                    @for row in &batch.students {
+                        tr.student data-student=(row.student.id) {
+                            td data-key=(row.student.id) {
+                                a href=(format!("#report-{}", row.folder)) { (row.student.id) }
+                            }
+                            td.num data-key=(format!("{:.3}", percent(row.total, row.max))) {
+                                (row.total) "/" (row.max)
+                            }
+                            td data-key=(row.status.as_str()) { (row.status.as_str()) }
+                            @for (exercise, check) in &columns {
+                                (cell(row, exercise, check))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Each student's report, closed until asked for.
+fn reports_section(rows: &[Row], reports: &BTreeMap<String, String>) -> Markup {
+    html! {
+        h2 { "Reports" }
+        @for row in rows {
+            details id=(format!("report-{}", row.folder)) {
+                summary {
+                    (row.student.id) " — " (row.total) "/" (row.max) " (" (row.status.as_str()) ")"
+                    @if !row.message.is_empty() { ": " (clean(&row.message, 300)) }
+                }
+                pre { (clean(reports.get(&row.folder).map_or("no report", String::as_str), 64 * 1024)) }
+            }
+        }
+    }
+}
+
+/// The page. `reports` maps a student's folder to their `report.txt`.
+pub(crate) fn report_html(batch: &Batch, reports: &BTreeMap<String, String>) -> String {
+    let rows = &batch.students;
     let mean = if rows.is_empty() {
         0.0
     } else {
@@ -161,69 +248,10 @@ pub(crate) fn report_html(batch: &Batch, reports: &BTreeMap<String, String>) -> 
                     (batch.exercises.len()) " exercises, mean score "
                     (format!("{mean:.1}")) " %"
                 }
-                h2 { "Scores" }
-                div.hist id="histogram" {
-                    @for (i, n) in bins.iter().enumerate() {
-                        div data-count=(n) title=(format!("{}–{} %: {n} students", i * 10, i * 10 + 10))
-                            style=(format!("height: {}%", n * 100 / tallest)) {
-                            span { (i * 10) }
-                        }
-                    }
-                }
-                h2 { "Pass rate per check, worst first" }
-                table id="checks" {
-                    thead { tr { th { "exercise" } th { "check" } th { "passed" } th { "" } } }
-                    tbody {
-                        @for (exercise, check, passed, graded) in pass_rates(batch) {
-                            tr {
-                                td { (exercise) } td { (check) }
-                                td.num { (passed) "/" (graded) }
-                                td { span.bar style=(format!("width: {}px", passed * 120 / graded.max(1))) {} }
-                            }
-                        }
-                    }
-                }
-                h2 { "Students × checks" }
-                div.scroll {
-                    table id="students" {
-                        thead {
-                            tr {
-                                th.sortable data-kind="text" { "student" }
-                                th.sortable data-kind="number" { "score" }
-                                th.sortable data-kind="text" { "status" }
-                                @for (exercise, check) in &columns {
-                                    th title=(format!("{exercise}: {check}")) { (check) }
-                                }
-                            }
-                        }
-                        tbody {
-                            @for row in rows {
-                                tr.student data-student=(row.student.id) {
-                                    td data-key=(row.student.id) {
-                                        a href=(format!("#report-{}", row.folder)) { (row.student.id) }
-                                    }
-                                    td.num data-key=(format!("{:.3}", percent(row.total, row.max))) {
-                                        (row.total) "/" (row.max)
-                                    }
-                                    td data-key=(row.status.as_str()) { (row.status.as_str()) }
-                                    @for (exercise, check) in &columns {
-                                        (cell(row, exercise, check))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                h2 { "Reports" }
-                @for row in rows {
-                    details id=(format!("report-{}", row.folder)) {
-                        summary {
-                            (row.student.id) " — " (row.total) "/" (row.max) " (" (row.status.as_str()) ")"
-                            @if !row.message.is_empty() { ": " (clean(&row.message, 300)) }
-                        }
-                        pre { (clean(reports.get(&row.folder).map_or("no report", String::as_str), 64 * 1024)) }
-                    }
-                }
+                (histogram_section(rows))
+                (checks_section(batch))
+                (grid_section(batch))
+                (reports_section(rows, reports))
                 script { (PreEscaped(SCRIPT)) }
             }
         }

@@ -55,6 +55,55 @@ pub(super) struct CheckArgs {
     pub(super) watch: bool,
 }
 
+/// The reporter of what `--format` prints on standard output.
+fn printed(format: Format) -> Vec<Box<dyn Reporter>> {
+    match format {
+        Format::Human => {
+            let on_terminal = io::stderr().is_terminal();
+            let human = HumanReporter::new(
+                io::stdout(),
+                Style::for_terminal(io::stdout().is_terminal()),
+                on_terminal,
+            );
+            // In a log, a line every so often shows a long build is alive.
+            let human = if on_terminal {
+                human
+            } else {
+                human.with_heartbeat(heartbeat::EVERY)
+            };
+            vec![Box::new(human)]
+        }
+        Format::Json => vec![Box::new(FileReporter::new(
+            Box::new(Json::default()),
+            Destination::Stdout,
+        ))],
+        Format::Junit => vec![Box::new(FileReporter::new(
+            Box::new(Junit),
+            Destination::Stdout,
+        ))],
+        Format::Markdown => vec![Box::new(FileReporter::new(
+            Box::new(Markdown),
+            Destination::Stdout,
+        ))],
+        Format::Gradescope => vec![Box::new(FileReporter::new(
+            Box::new(Gradescope),
+            Destination::Stdout,
+        ))],
+        Format::Prairielearn => vec![Box::new(FileReporter::new(
+            Box::new(PrairieLearn),
+            Destination::Stdout,
+        ))],
+        // GitHub Actions reads a step's outputs from the file it names.
+        Format::Classroom => {
+            let to = match std::env::var_os("GITHUB_OUTPUT") {
+                Some(path) => Destination::Append(PathBuf::from(path)),
+                None => Destination::Stdout,
+            };
+            vec![Box::new(FileReporter::new(Box::new(Classroom), to))]
+        }
+    }
+}
+
 /// Makes one of the file formats.
 type MakeExport = fn() -> Box<dyn Export<Collector>>;
 
@@ -127,51 +176,7 @@ pub(super) fn selected(args: &CheckArgs, dir: &std::path::Path) -> Result<Vec<Ex
 /// What is printed (`--format`) and the report files asked for.
 pub(super) fn reporters(args: &CheckArgs) -> Result<Vec<Box<dyn Reporter>>, Error> {
     let (junit, json) = args.reports.open()?;
-    let mut reporters: Vec<Box<dyn Reporter>> = match args.format {
-        Format::Human => {
-            let on_terminal = io::stderr().is_terminal();
-            let human = HumanReporter::new(
-                io::stdout(),
-                Style::for_terminal(io::stdout().is_terminal()),
-                on_terminal,
-            );
-            // In a log, a line every so often shows a long build is alive.
-            let human = if on_terminal {
-                human
-            } else {
-                human.with_heartbeat(heartbeat::EVERY)
-            };
-            vec![Box::new(human)]
-        }
-        Format::Json => vec![Box::new(FileReporter::new(
-            Box::new(Json::default()),
-            Destination::Stdout,
-        ))],
-        Format::Junit => vec![Box::new(FileReporter::new(
-            Box::new(Junit),
-            Destination::Stdout,
-        ))],
-        Format::Markdown => vec![Box::new(FileReporter::new(
-            Box::new(Markdown),
-            Destination::Stdout,
-        ))],
-        Format::Gradescope => vec![Box::new(FileReporter::new(
-            Box::new(Gradescope),
-            Destination::Stdout,
-        ))],
-        Format::Prairielearn => vec![Box::new(FileReporter::new(
-            Box::new(PrairieLearn),
-            Destination::Stdout,
-        ))],
-        // GitHub Actions reads a step's outputs from the file it names.
-        Format::Classroom => {
-            let to = match std::env::var_os("GITHUB_OUTPUT") {
-                Some(path) => Destination::Append(PathBuf::from(path)),
-                None => Destination::Stdout,
-            };
-            vec![Box::new(FileReporter::new(Box::new(Classroom), to))]
-        }
-    };
+    let mut reporters = printed(args.format);
     let files: [(&Option<PathBuf>, MakeExport); 3] = [
         (&args.platforms.markdown, || Box::new(Markdown)),
         (&args.platforms.gradescope, || Box::new(Gradescope)),

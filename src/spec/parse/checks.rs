@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use super::assertions;
 use super::reader::{Diagnostics, Entry, Table, required_string, table_array};
+use super::{assertions, forensics};
 use crate::spec::{
     Assertion, AssertionKind, BuildExpectation, Check, Step, StepKind, StepType, Visibility,
 };
@@ -201,9 +201,9 @@ fn assertion(
         AssertionKind::Config => assertions::config(diag, f).map(Assertion::Config),
         AssertionKind::User => assertions::user(diag, f),
         AssertionKind::Context => assertions::context(diag, f),
-        AssertionKind::Wasted => assertions::wasted(diag, f),
-        AssertionKind::Efficiency => assertions::efficiency(diag, f),
-        AssertionKind::Dockerfile => assertions::dockerfile_rules(diag, f),
+        AssertionKind::Wasted => forensics::wasted(diag, f),
+        AssertionKind::Efficiency => forensics::efficiency(diag, f),
+        AssertionKind::Dockerfile => forensics::dockerfile_rules(diag, f),
         AssertionKind::Secrets => f.one_of(diag, &[("none", ())]).map(|()| Assertion::Secrets),
         AssertionKind::ExitCode => assertions::exit_code(diag, f).map(Assertion::ExitCode),
         AssertionKind::Container => assertions::container(diag, f).map(Assertion::Container),

@@ -11,6 +11,7 @@
 mod assertions;
 mod checks;
 mod exercise;
+mod forensics;
 mod reader;
 mod steps;
 

@@ -140,7 +140,9 @@ fn gather_probes(exercise: &Exercise, index: &BTreeMap<&str, usize>, steps: &mut
                     probe.passwd = true
                 }
                 Assertion::Container(want) => probe.images.extend(want.image.clone()),
-                Assertion::Layers(want) if !want.absent.is_empty() => probe.layers = true,
+                Assertion::Layers(want) if !want.absent.is_empty() || !want.present.is_empty() => {
+                    probe.layers = true
+                }
                 Assertion::Wasted { .. } | Assertion::Efficiency { .. } | Assertion::Secrets => {
                     probe.layers = true
                 }

@@ -55,17 +55,20 @@ pub(super) fn context(max: u64, step: &StepObservation) -> Assessed {
 
 /// `layers`: how many, more than another image, built on another or not.
 pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observations) -> Assessed {
-    let absent = match want.absent.is_empty() {
-        true => None,
-        false => Some(super::layers::absent(&want.absent, image)?),
-    };
+    let mut contents = Vec::new();
+    if !want.absent.is_empty() {
+        contents.push(super::layers::absent(&want.absent, image)?);
+    }
+    if !want.present.is_empty() {
+        contents.push(super::layers::present(&want.present, image)?);
+    }
     let counted = want.min.is_some()
         || want.max.is_some()
         || want.more_than.is_some()
         || want.based_on.is_some()
         || want.not_based_on.is_some();
-    if let (Some(absent), false) = (&absent, counted) {
-        return Ok(absent.clone());
+    if let ([only], false) = (contents.as_slice(), counted) {
+        return Ok(only.clone());
     }
     let n = image.layers.len() as u64;
     let mut ok = want.min.is_none_or(|m| n >= m) && want.max.is_none_or(|m| n <= m);
@@ -105,7 +108,7 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
             format!("not built on `{other}` (its first layers differ)")
         });
     }
-    if let Some(a) = absent {
+    for a in contents {
         ok &= a.ok;
         expected.push(a.expected);
         actual.push(a.actual);

@@ -99,16 +99,19 @@ pub(super) fn readable(created_by: &str) -> String {
     shown
 }
 
-/// `layers.absent`: no layer adds any of `patterns` (a whiteout in a later
-/// layer hides a path from the final file system, not from the image).
-pub(super) fn absent(patterns: &[String], image: &ImageFacts) -> Assessed {
-    let contents = contents(image)?;
+/// Where each path matching `patterns` was added, and deleted if it was:
+/// path → (layer that added it, layer that deleted it). Folders matched (a
+/// glob's parents, an empty folder) are kept only when nothing else is,
+/// since every layer that touches a file lists its folders.
+type Located<'a> = BTreeMap<&'a str, (usize, Option<usize>)>;
+
+fn locate<'a>(
+    patterns: &[String],
+    contents: &'a LayerContents,
+) -> Result<Located<'a>, (Status, String)> {
     let relative: Vec<&str> = patterns.iter().map(|p| p.trim_start_matches('/')).collect();
     let matcher = Matcher::new(&relative).map_err(|e| (Status::Error, e.to_string()))?;
-    // path → (layer that added it, layer that deleted it)
-    let mut found: BTreeMap<&str, (usize, Option<usize>)> = BTreeMap::new();
-    // Folders matched (a glob's parents, an empty folder): named only when
-    // nothing else is, since every layer that touches a file lists them.
+    let mut found: Located = BTreeMap::new();
     let mut folders: Vec<&str> = Vec::new();
     for (index, layer) in contents.layers.iter().enumerate() {
         for entry in &layer.entries {
@@ -145,16 +148,17 @@ pub(super) fn absent(patterns: &[String], image: &ImageFacts) -> Assessed {
             }
         }
     }
-    let expected = format!("in no layer: {}", patterns.join(", "));
-    if found.is_empty() {
-        let actual = format!("in none of the {} layers", contents.layers.len());
-        return Ok(Finding::new(true, "layers", expected, actual));
-    }
     if found.len() > folders.len() {
         for folder in folders {
             found.remove(folder);
         }
     }
+    Ok(found)
+}
+
+/// `path added by layer 2 · … , deleted by layer 3 · … (still in the image)`,
+/// for the first few located paths.
+fn attributed(contents: &LayerContents, found: &Located) -> String {
     let mut lines: Vec<String> = found
         .iter()
         .take(SHOWN)
@@ -172,7 +176,44 @@ pub(super) fn absent(patterns: &[String], image: &ImageFacts) -> Assessed {
     if found.len() > SHOWN {
         lines.push(format!("and {} more paths", found.len() - SHOWN));
     }
-    Ok(Finding::new(false, "layers", expected, lines.join("; ")))
+    lines.join("; ")
+}
+
+/// `layers.absent`: no layer adds any of `patterns` (a whiteout in a later
+/// layer hides a path from the final file system, not from the image).
+pub(super) fn absent(patterns: &[String], image: &ImageFacts) -> Assessed {
+    let contents = contents(image)?;
+    let found = locate(patterns, contents)?;
+    let expected = format!("in no layer: {}", patterns.join(", "));
+    if found.is_empty() {
+        let actual = format!("in none of the {} layers", contents.layers.len());
+        return Ok(Finding::new(true, "layers", expected, actual));
+    }
+    Ok(Finding::new(
+        false,
+        "layers",
+        expected,
+        attributed(contents, &found),
+    ))
+}
+
+/// `layers.present`: each of `patterns` is added by some layer, even if a
+/// later one deletes it (the 02c lesson: what a later RUN removes stays).
+pub(super) fn present(patterns: &[String], image: &ImageFacts) -> Assessed {
+    let contents = contents(image)?;
+    let mut ok = true;
+    let mut said = Vec::new();
+    for pattern in patterns {
+        let found = locate(std::slice::from_ref(pattern), contents)?;
+        if found.is_empty() {
+            ok = false;
+            said.push(format!("{pattern} in no layer"));
+        } else {
+            said.push(attributed(contents, &found));
+        }
+    }
+    let expected = format!("in some layer: {}", patterns.join(", "));
+    Ok(Finding::new(ok, "layers", expected, said.join("; ")))
 }
 
 /// A path seen in several layers, as dive counts it.
@@ -512,6 +553,20 @@ mod tests {
         assert!(
             f.actual
                 .starts_with("/usr/share/doc/git/copyright added by layer 2"),
+            "{}",
+            f.actual
+        );
+        let f = present(&["/usr/bin/git".into()], &purged_later()).expect("decided");
+        assert!(f.ok, "{}", f.actual);
+        assert!(f.actual.contains("deleted by layer 3"), "{}", f.actual);
+        let f = present(
+            &["/usr/bin/git".into(), "/usr/bin/svn".into()],
+            &purged_later(),
+        )
+        .expect("decided");
+        assert!(!f.ok);
+        assert!(
+            f.actual.ends_with("; /usr/bin/svn in no layer"),
             "{}",
             f.actual
         );

@@ -444,6 +444,8 @@ pub struct LayerExpectation {
     /// Absolute paths (`.dockerignore` globs) that no layer may add, even
     /// one a later layer deletes.
     pub absent: Vec<String>,
+    /// Paths some layer must add, even one a later layer deletes.
+    pub present: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -90,7 +90,7 @@ pub(super) fn size_bounds(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> 
     ok.then_some(bounds)
 }
 
-/// `layers = { min, max, more_than, based_on, not_based_on, absent }`.
+/// `layers = { min, max, more_than, based_on, not_based_on, absent, present }`.
 pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Option<Assertion> {
     let t = f.table(diag)?;
     t.only(
@@ -102,6 +102,7 @@ pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Optio
             "based_on",
             "not_based_on",
             "absent",
+            "present",
         ],
     );
     let before = diag.count();
@@ -122,6 +123,10 @@ pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Optio
         not_based_on: image_step("not_based_on", diag),
         min: t.entry("min").and_then(|f| f.unsigned(diag)),
         max: t.entry("max").and_then(|f| f.unsigned(diag)),
+        present: t
+            .entry("present")
+            .map(|a| super::forensics::layer_globs(diag, &a))
+            .unwrap_or_default(),
         absent: t
             .entry("absent")
             .map(|a| super::forensics::layer_globs(diag, &a))
@@ -130,7 +135,7 @@ pub(super) fn layers(diag: &mut Diagnostics, f: &Entry, steps: &[Step]) -> Optio
     if t.table.is_empty() {
         f.invalid(
             diag,
-            "`layers` needs `min`, `max`, `more_than`, `based_on`, `not_based_on` or `absent`",
+            "`layers` needs `min`, `max`, `more_than`, `based_on`, `not_based_on`, `absent` or `present`",
         );
         return None;
     }

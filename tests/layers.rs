@@ -120,3 +120,93 @@ fn a_glob_finds_files_a_later_layer_hid_under_an_opaque_folder() {
     );
     assert!(actual.contains("deleted by layer 3"), "{actual}");
 }
+
+const SECRETS: &str = r#"
+id = "secrets"
+title = "Secrets"
+
+[[steps]]
+name = "image"
+build = { dockerfile = "Dockerfile", network = "none", timeout = "60s", args = { API_TOKEN = "ghp_0123456789abcdefghijABCDEFGHIJ012345" } }
+
+[[checks]]
+name = "no credentials"
+step = "image"
+secrets = "none"
+
+[[checks]]
+name = "the course's Dockerfile rules"
+step = "image"
+dockerfile = { rules = ["latest-from", "remove-in-later-run"] }
+"#;
+
+fn graded_secrets(dockerfile: &str, files: &[(&str, &str)]) -> serde_json::Value {
+    let ws = Workspace::new();
+    ws.write("exercises/secrets.toml", SECRETS);
+    ws.write("Dockerfile", dockerfile);
+    for (path, content) in files {
+        ws.write(path, content);
+    }
+    ws.check(&[]).2
+}
+
+#[test]
+fn credentials_in_a_deleted_layer_the_config_and_the_history_are_found() {
+    let report = graded_secrets(
+        "FROM busybox:1.35\n\
+         COPY id_ed25519 /root/.ssh/id_ed25519\n\
+         RUN rm /root/.ssh/id_ed25519\n\
+         ENV DB_PASSWORD=hunter2\n\
+         ARG API_TOKEN\n\
+         RUN echo using the token > /dev/null\n",
+        &[(
+            "id_ed25519",
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+        )],
+    );
+    let secrets = check_named(&report, "no credentials");
+    assert_eq!(secrets["status"], "failed", "{secrets}");
+    let said = secrets["actual"].as_str().expect("actual");
+    assert!(
+        said.contains("/root/.ssh/id_ed25519 in layer 2 · COPY file:")
+            && said.contains("an SSH private key"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ENV DB_PASSWORD in the config: a value under a secret's name (hunt…)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("build argument API_TOKEN holds a GitHub token (ghp_…)"),
+        "{said}"
+    );
+    let report = serde_json::to_string(&report).expect("JSON");
+    assert!(
+        !report.contains("hunter2") && !report.contains("ghp_0123456789"),
+        "values never shown"
+    );
+    assert!(
+        !report.contains("b3BlbnNzaC1rZXkt"),
+        "key contents never shown"
+    );
+}
+
+#[test]
+fn an_image_without_credentials_and_a_dockerfile_rule_by_its_line() {
+    let report = graded_secrets(
+        "FROM busybox:1.35\n\
+         COPY notes.txt /notes.txt\n\
+         RUN apt-get update && apt-get install -y git || true\n\
+         RUN apt-get purge -y git || true\n",
+        &[("notes.txt", "nothing secret here\n")],
+    );
+    // The build argument is given, but no ARG takes it: not in the history.
+    assert_eq!(check_named(&report, "no credentials")["status"], "passed");
+    let rules = check_named(&report, "the course's Dockerfile rules");
+    assert_eq!(rules["status"], "failed", "{rules}");
+    let said = rules["actual"].as_str().expect("actual");
+    assert!(
+        said.starts_with("line 4: ") && said.ends_with("[remove-in-later-run]"),
+        "{said}"
+    );
+}

@@ -49,7 +49,33 @@ pub(crate) struct BuildOutcome {
     pub infrastructure_error: Option<String>,
 }
 
+/// What a package mirror or the network says when it, not the Dockerfile,
+/// made a RUN fail (apt, and the tools a course's RUNs fetch with).
+const NETWORK_FAILURES: [&str; 9] = [
+    "Temporary failure resolving",
+    "Could not resolve",
+    "Failed to fetch",
+    "Hash Sum mismatch",
+    "Could not connect to",
+    "Connection timed out",
+    "Connection failed",
+    "Some index files failed to download",
+    "Unable to connect to",
+];
+
 impl BuildOutcome {
+    /// The build failed because the network or a package mirror failed
+    /// (`Failed to fetch …`, `Hash Sum mismatch` while the mirror syncs),
+    /// not because of the Dockerfile. A package that does not exist
+    /// (`Unable to locate package`) is the Dockerfile's.
+    pub fn network_failed(&self) -> bool {
+        self.image_id.is_none()
+            && !self.facts.log_tail.contains("Unable to locate package")
+            && NETWORK_FAILURES
+                .iter()
+                .any(|said| self.facts.log_tail.contains(said))
+    }
+
     /// The build failed because an image it was reusing from the build
     /// cache was removed under it ("failed to get digest sha256:…: no such
     /// file"): another grading run that shared those layers ended and
@@ -492,5 +518,16 @@ mod tests {
             !failed("The command '/bin/sh -c exit 7' returned a non-zero code: 7")
                 .lost_a_cached_layer()
         );
+        let logged = |log: &str| BuildOutcome {
+            facts: BuildFacts {
+                log_tail: log.into(),
+                ..Default::default()
+            },
+            image_id: None,
+            infrastructure_error: None,
+        };
+        assert!(logged("E: Failed to fetch http://deb.debian.org/debian/pool/main/g/git/git_2.39.5.deb  Connection failed [IP: 151.101.2.132 80]").network_failed());
+        assert!(!logged("E: Unable to locate package gitt").network_failed());
+        assert!(!logged("Step 2/2 : RUN exit 7").network_failed());
     }
 }

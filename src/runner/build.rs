@@ -106,10 +106,12 @@ async fn attempt(
     }
 }
 
-/// Builds `ctx`. Concurrent runs share the daemon's build cache; one that
-/// ends removes layers another may be reusing at that moment. The build is
-/// made again then: the layer is gone from the cache, so the next build
-/// makes its own.
+/// Builds `ctx`, again when the failure was not the Dockerfile's:
+/// - concurrent runs share the daemon's build cache, and one that ends
+///   removes layers another may be reusing at that moment; the layer is
+///   then gone from the cache, so the next build makes its own;
+/// - the network or a package mirror failed (once more, after a pause: a
+///   mirror that is syncing answers again within seconds).
 async fn build_again_if_the_cache_moved(
     engine: &Engine,
     ctx: BuildContext,
@@ -117,11 +119,18 @@ async fn build_again_if_the_cache_moved(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> BuildOutcome {
     let mut outcome = engine.build(ctx.clone(), request, progress).await;
-    for _ in 0..2 {
-        if !outcome.lost_a_cached_layer() || engine.is_cancelled() {
+    let (mut cache_retries, mut network_retries) = (2, 1);
+    while !engine.is_cancelled() {
+        if outcome.lost_a_cached_layer() && cache_retries > 0 {
+            cache_retries -= 1;
+            tracing::debug!("a cached layer was removed during the build; building again");
+        } else if outcome.network_failed() && network_retries > 0 {
+            network_retries -= 1;
+            tracing::warn!("the network failed during the build; building again in 5 s");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        } else {
             break;
         }
-        tracing::debug!("a cached layer was removed during the build; building again");
         outcome = engine.build(ctx.clone(), request, progress).await;
     }
     outcome

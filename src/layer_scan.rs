@@ -32,6 +32,31 @@ pub(crate) const MAX_JSON_BYTES: u64 = 8 << 20;
 /// Longest path kept, in bytes (Linux's PATH_MAX).
 const MAX_PATH_BYTES: usize = 4096;
 
+/// Most bytes of paths kept over all layers of one image: what the scan's
+/// memory is made of.
+pub(crate) const MAX_PATH_TOTAL: usize = 256 << 20;
+
+/// What one scan may still keep.
+struct Budget {
+    entries: usize,
+    path_bytes: usize,
+}
+
+impl Budget {
+    /// Takes one entry of `path_len` bytes, or says the image is too big.
+    fn take(&mut self, path_len: usize) -> Result<(), ScanError> {
+        self.entries = self
+            .entries
+            .checked_sub(1)
+            .ok_or(ScanError::TooManyEntries)?;
+        self.path_bytes = self
+            .path_bytes
+            .checked_sub(path_len)
+            .ok_or(ScanError::TooManyEntries)?;
+        Ok(())
+    }
+}
+
 /// Why an export could not be read as an image.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ScanError {
@@ -39,8 +64,12 @@ pub(crate) enum ScanError {
     Io(#[from] std::io::Error),
     #[error("the image export is not as expected: {0}")]
     Layout(String),
-    #[error("the image has more than {MAX_ENTRIES} files in its layers; not scanned")]
+    #[error(
+        "the image has more than {MAX_ENTRIES} files in its layers, or paths longer than {MAX_PATH_TOTAL} bytes in all; not scanned"
+    )]
     TooManyEntries,
+    #[error("the image's config is larger than {MAX_JSON_BYTES} bytes; not scanned")]
+    ConfigTooLarge,
 }
 
 /// Reads an image export (a tar stream) into the files of each layer,
@@ -50,7 +79,12 @@ pub(crate) fn read_export(export: impl Read) -> Result<LayerContents, ScanError>
     let mut scanned: HashMap<String, LayerFiles> = HashMap::new();
     let mut links: HashMap<String, String> = HashMap::new();
     let mut json: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut budget = MAX_ENTRIES;
+    // JSON files too big to keep: if one is the config, the scan says so.
+    let mut too_big: Vec<String> = Vec::new();
+    let mut budget = Budget {
+        entries: MAX_ENTRIES,
+        path_bytes: MAX_PATH_TOTAL,
+    };
     for entry in archive.entries()? {
         let entry = entry?;
         let path = clean(&entry.path()?.to_string_lossy());
@@ -81,29 +115,23 @@ pub(crate) fn read_export(export: impl Read) -> Result<LayerContents, ScanError>
         } else if head.starts_with(&[0x1f, 0x8b]) {
             let gunzipped = flate2::read::GzDecoder::new(whole);
             scanned.insert(path, scan_layer(gunzipped, &mut budget)?);
-        } else if size <= MAX_JSON_BYTES && matches!(first_non_blank(&head), Some(b'{' | b'[')) {
+        } else if matches!(first_non_blank(&head), Some(b'{' | b'[')) {
+            if size > MAX_JSON_BYTES {
+                too_big.push(path);
+                continue;
+            }
             let mut bytes = Vec::new();
             whole.take(MAX_JSON_BYTES).read_to_end(&mut bytes)?;
             json.insert(path, bytes);
         }
     }
     let (config, layers) = image_order(&json)?;
-    let mut ordered = Vec::with_capacity(layers.len());
-    for layer in &layers {
-        let mut at = clean(layer);
-        for _ in 0..8 {
-            match links.get(&at) {
-                Some(next) => at = next.clone(),
-                None => break,
-            }
-        }
-        let files = scanned.get(&at).cloned().ok_or_else(|| {
-            ScanError::Layout(format!(
-                "layer {layer} is named by the manifest but not in the export"
-            ))
-        })?;
-        ordered.push(files);
+    if let Some(c) = &config
+        && too_big.contains(&clean(c))
+    {
+        return Err(ScanError::ConfigTooLarge);
     }
+    let ordered = in_order(&layers, scanned, &links)?;
     let history = config
         .as_deref()
         .and_then(|c| json.get(&clean(c)))
@@ -115,9 +143,71 @@ pub(crate) fn read_export(export: impl Read) -> Result<LayerContents, ScanError>
     })
 }
 
-/// A tar header block (`ustar` magic), or the zero blocks of an empty tar.
+/// The scanned layers in the manifest's order, links followed.
+fn in_order(
+    layers: &[String],
+    mut scanned: HashMap<String, LayerFiles>,
+    links: &HashMap<String, String>,
+) -> Result<Vec<LayerFiles>, ScanError> {
+    let mut ordered: Vec<LayerFiles> = Vec::with_capacity(layers.len());
+    // Where each layer went in `ordered`: a layer named twice is copied
+    // from there, every other one moved, never held twice.
+    let mut placed: HashMap<String, usize> = HashMap::new();
+    for layer in layers {
+        let mut at = clean(layer);
+        for _ in 0..8 {
+            match links.get(&at) {
+                Some(next) => at = next.clone(),
+                None => break,
+            }
+        }
+        let files = match (scanned.remove(&at), placed.get(&at)) {
+            (Some(files), _) => files,
+            (None, Some(&i)) => ordered[i].clone(),
+            (None, None) => {
+                return Err(ScanError::Layout(format!(
+                    "layer {layer} is named by the manifest but not in the export"
+                )));
+            }
+        };
+        placed.insert(at, ordered.len());
+        ordered.push(files);
+    }
+    Ok(ordered)
+}
+
+/// A tar header block (`ustar` magic and a checksum that adds up: a JSON
+/// config whose text puts `ustar` at byte 257 is still JSON), or the zero
+/// blocks of an empty tar.
 fn looks_like_tar(head: &[u8]) -> bool {
-    head.len() == 512 && (&head[257..262] == b"ustar" || head.iter().all(|&b| b == 0))
+    if head.len() != 512 {
+        return false;
+    }
+    if head.iter().all(|&b| b == 0) {
+        return true;
+    }
+    if &head[257..262] != b"ustar" {
+        return false;
+    }
+    // The checksum: the sum of the header's bytes, its own field counted as
+    // spaces, written in octal at 148..156.
+    let field = String::from_utf8_lossy(&head[148..156]);
+    let Ok(recorded) = u32::from_str_radix(field.trim_matches(|c: char| c == '\0' || c == ' '), 8)
+    else {
+        return false;
+    };
+    let sum: u32 = head
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == recorded
 }
 
 fn first_non_blank(bytes: &[u8]) -> Option<u8> {
@@ -249,14 +339,14 @@ fn history_of(config: &[u8]) -> Vec<HistoryEntry> {
 
 /// One layer's tar: every entry's path (absolute, as in the image), kind
 /// and size, whiteouts turned into the paths they delete.
-fn scan_layer(layer: impl Read, budget: &mut usize) -> Result<LayerFiles, ScanError> {
+fn scan_layer(layer: impl Read, budget: &mut Budget) -> Result<LayerFiles, ScanError> {
     let mut archive = tar::Archive::new(layer);
     let mut files = LayerFiles::default();
     let mut content = Vec::new();
     for entry in archive.entries()? {
         let mut entry = entry?;
-        *budget = budget.checked_sub(1).ok_or(ScanError::TooManyEntries)?;
         let raw = entry.path_bytes();
+        budget.take(raw.len())?;
         if raw.len() > MAX_PATH_BYTES {
             continue;
         }

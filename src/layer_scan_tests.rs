@@ -211,3 +211,31 @@ fn a_broken_export_is_an_error_not_a_panic() {
     let err = read_export(&b.into_inner().expect("tar")[..]).expect_err("missing layer");
     assert!(err.to_string().contains("x/layer.tar"), "{err}");
 }
+
+#[test]
+fn a_config_too_large_to_keep_is_refused_not_ignored() {
+    let l = layer(&[("a", b"x")]);
+    let mut b = tar::Builder::new(Vec::new());
+    append(&mut b, "l/layer.tar", &l);
+    let big = format!("{{\"history\":[],\"pad\":\"{}\"}}", "x".repeat(9 << 20));
+    append(&mut b, "big.json", big.as_bytes());
+    append(
+        &mut b,
+        "manifest.json",
+        br#"[{"Config":"big.json","Layers":["l/layer.tar"]}]"#,
+    );
+    let err = read_export(&b.into_inner().expect("tar")[..]).expect_err("too large");
+    assert!(matches!(err, ScanError::ConfigTooLarge), "{err}");
+}
+
+#[test]
+fn json_that_spells_ustar_where_a_tar_header_would_is_still_json() {
+    let mut config = format!("{{\"history\":[],\"x\":\"{}", "a".repeat(238));
+    assert_eq!(config.len(), 257);
+    config.push_str("ustar\u{0}00");
+    config.push_str(&"b".repeat(300));
+    config.push_str("\"}");
+    assert!(!looks_like_tar(&config.as_bytes()[..512]));
+    let l = layer(&[("a", b"x")]);
+    assert!(looks_like_tar(&l[..512]), "a real header is a tar");
+}

@@ -17,8 +17,12 @@ use regex::bytes::Regex;
 /// judged by their name only (keys and tokens are small files).
 pub(crate) const MAX_SNIFFED_BYTES: u64 = 64 * 1024;
 
-/// Characters of a secret a report may show.
+/// Characters of a secret a report may show (and never more than a third
+/// of it).
 const PREVIEW_CHARS: usize = 4;
+
+/// Build arguments read from one history entry, at most.
+const MAX_BUILD_ARGS: usize = 256;
 
 /// A credential found somewhere, described without its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +55,10 @@ static DOCKER_AUTH: LazyLock<Regex> =
 
 fn preview(value: &[u8]) -> String {
     let text = String::from_utf8_lossy(value);
-    let shown: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(PREVIEW_CHARS)
+    let visible: Vec<char> = text.chars().filter(|c| !c.is_control()).collect();
+    let shown: String = visible
+        .iter()
+        .take(PREVIEW_CHARS.min(visible.len() / 3))
         .collect();
     format!("{shown}…")
 }
@@ -153,9 +157,16 @@ pub fn in_history(created_by: &str) -> Vec<(String, Suspect)> {
         && let Ok(n) = count.parse::<usize>()
     {
         rest = args;
-        for _ in 0..n {
-            let (assignment, after) = rest.split_once(' ').unwrap_or((rest, ""));
+        // As many assignments as there are words, at most: `N` is text the
+        // submission can write (an exec-form RUN is recorded as typed).
+        for _ in 0..n.min(MAX_BUILD_ARGS) {
+            let Some((assignment, after)) = rest.split_once(' ') else {
+                break;
+            };
             rest = after;
+            if !assignment.contains('=') {
+                break;
+            }
             if let Some(s) = in_env(assignment) {
                 let name = assignment.split('=').next().unwrap_or_default();
                 found.push((format!("build argument {name}"), s));
@@ -232,6 +243,11 @@ mod tests {
         assert_eq!(found[0].0, "build argument TOKEN");
         assert_eq!(found[0].1.preview, "ghp_…");
         assert!(in_history("/bin/sh -c #(nop) WORKDIR /software").is_empty());
+        // The count is the submission's text: it bounds nothing.
+        assert!(in_history("|18446744073709551615 x").is_empty());
+        let found = in_history("|1 PASSWORD=correct horse /bin/sh -c true");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1.preview, "co…");
         let found = in_history(&format!("/bin/sh -c echo {GITHUB} > /t"));
         assert_eq!(found[0].0, "the instruction");
         assert_eq!(redact(&format!("echo {GITHUB} > /t")), "echo ghp_… > /t");

@@ -173,7 +173,7 @@ fn credentials_in_a_deleted_layer_the_config_and_the_history_are_found() {
         "{said}"
     );
     assert!(
-        said.contains("ENV DB_PASSWORD in the config: a value under a secret's name (hunt…)"),
+        said.contains("ENV DB_PASSWORD in the config: a value under a secret's name (hu…)"),
         "{said}"
     );
     assert!(

@@ -5,7 +5,8 @@
 //!   exports (`Student, ID, SIS User ID, SIS Login ID, Section,
 //!   <Assignment>`) with a `Points Possible` row. Students are matched to
 //!   Canvas's own export (the roster) by their id against the SIS Login ID
-//!   (or its part before `@`), the SIS User ID or the Canvas ID; a Canvas
+//!   (or its part before `@`) or the SIS User ID, when exactly one Canvas
+//!   student has it (never Canvas's numeric ID); a Canvas
 //!   student with no row is left blank (Canvas then changes nothing).
 //! - Moodle: a CSV for "Import grades from CSV", mapped in Moodle by an
 //!   identity column (`email`, `idnumber` or `username`), with the grade and
@@ -77,18 +78,25 @@ pub(crate) fn canvas_roster(input: impl std::io::Read) -> Result<Vec<CanvasStude
     Ok(students)
 }
 
-/// Whether the batch's `row` is Canvas's `student`.
-fn same_student(row: &Row, student: &CanvasStudent) -> bool {
+/// Whether the batch's `row` names Canvas's `student`: by SIS Login ID,
+/// SIS User ID, or the login's part before `@`. Canvas's own numeric ID is
+/// not used (a student number could equal another student's).
+fn names(row: &Row, student: &CanvasStudent) -> bool {
     let id = row.student.id.to_lowercase();
     let login = student.sis_login_id.to_lowercase();
     [
         login.as_str(),
         login.split('@').next().unwrap_or_default(),
         &student.sis_user_id.to_lowercase(),
-        &student.id.to_lowercase(),
     ]
     .iter()
     .any(|candidate| !candidate.is_empty() && *candidate == id)
+}
+
+/// Whether `row` is `student`, and no other Canvas student: an id that
+/// names two (`jdoe` at two domains) matches nobody, and is reported.
+fn same_student(row: &Row, student: &CanvasStudent, roster: &[CanvasStudent]) -> bool {
+    names(row, student) && roster.iter().filter(|s| names(row, s)).count() == 1
 }
 
 /// The Canvas import, and the batch's students Canvas does not know.
@@ -112,7 +120,7 @@ pub(crate) fn canvas(
         let score = batch
             .students
             .iter()
-            .find(|row| same_student(row, student))
+            .find(|row| same_student(row, student, roster))
             .map(|row| row.total.to_string())
             .unwrap_or_default();
         w.write_record([
@@ -127,7 +135,7 @@ pub(crate) fn canvas(
     let unknown = batch
         .students
         .iter()
-        .filter(|row| !roster.iter().any(|s| same_student(row, s)))
+        .filter(|row| !roster.iter().any(|s| same_student(row, s, roster)))
         .map(|row| row.student.id.clone())
         .collect();
     let bytes = w

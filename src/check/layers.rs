@@ -37,12 +37,18 @@ pub(super) fn contents(image: &ImageFacts) -> Result<&LayerContents, (Status, St
 /// The instruction that made layer `index` (0-based, bottom first), as a
 /// student wrote it, when the history says.
 fn instruction(contents: &LayerContents, index: usize) -> Option<String> {
-    contents
+    let made: Vec<&HistoryEntry> = contents
         .history
         .iter()
         .filter(|h| h.empty_layer != Some(true))
-        .nth(index)
-        .map(|h| readable(&h.created_by))
+        .collect();
+    // A history that does not account for every layer (an imported base,
+    // an edited config) cannot say which instruction made which: say none
+    // rather than a wrong one.
+    if made.len() != contents.layers.len() {
+        return None;
+    }
+    made.get(index).map(|h| readable(&h.created_by))
 }
 
 /// `layer 4 · COPY token /secret/token · 41 B`.
@@ -59,20 +65,15 @@ pub(super) fn describe_layer(contents: &LayerContents, index: usize) -> String {
 /// prefixes (`|1 TOKEN=… /bin/sh -c …`: values never reach a report).
 pub(super) fn readable(created_by: &str) -> String {
     let mut text = created_by.trim();
-    if let Some(rest) = text.strip_prefix('|')
-        && let Some((count, rest)) = rest.split_once(' ')
-        && let Ok(n) = count.parse::<usize>()
-    {
-        // `|N k=v k=v … command`: skip the N assignments. A value with a
-        // space in it cannot be told apart; the command is then dropped
-        // rather than risk showing a secret.
-        let mut rest = rest;
-        for _ in 0..n {
-            rest = rest.split_once(' ').map_or("", |(_, r)| r);
-        }
-        text = rest;
-        if text.is_empty() {
-            return "(build arguments hidden)".to_string();
+    if text.starts_with('|') {
+        // `|N k=v k=v … /bin/sh -c command`: a value may hold spaces (or
+        // anything), so the assignments cannot be counted off. The command
+        // starts at the *last* `/bin/sh -c `: everything before it may be a
+        // value, and is never shown. An exec-form RUN has no such marker:
+        // nothing of it is shown then.
+        match text.rfind("/bin/sh -c ") {
+            Some(at) => text = &text[at..],
+            None => return "(an instruction run with build arguments)".to_string(),
         }
     }
     let text = if let Some(nop) = text.strip_prefix("/bin/sh -c #(nop) ") {
@@ -645,6 +646,17 @@ mod tests {
             "RUN curl -H \"$TOKEN\" x"
         );
         assert!(!readable("|2 A=1 TOKEN=hunter2").contains("hunter2"));
+        // A value with spaces: nothing before the command is shown.
+        assert_eq!(
+            readable("|1 PASSWORD=correct horse battery /bin/sh -c echo hi"),
+            "RUN echo hi"
+        );
+        // A count the submission wrote (an exec-form RUN is recorded as
+        // typed) is not a loop bound.
+        assert_eq!(
+            readable("|18446744073709551615 x"),
+            "(an instruction run with build arguments)"
+        );
         assert_eq!(
             readable("RUN /bin/sh -c make # buildkit"),
             "RUN /bin/sh -c make # buildkit"

@@ -84,8 +84,11 @@ impl BuildOutcome {
     pub fn lost_a_cached_layer(&self) -> bool {
         self.image_id.is_none()
             && self.facts.error.as_deref().is_some_and(|e| {
-                e.contains("failed to get digest sha256:")
-                    || (e.contains("No such image: sha256:") && !e.contains("FROM"))
+                // A RUN's own failure quotes its command: the submission's
+                // text, which could say anything.
+                !e.contains("The command '")
+                    && (e.contains("failed to get digest sha256:")
+                        || (e.contains("No such image: sha256:") && !e.contains("FROM")))
             })
     }
 }

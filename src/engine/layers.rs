@@ -50,7 +50,9 @@ impl Engine {
         match scanned {
             Ok(Ok(contents)) => Ok(contents),
             // The image is the submission's: too many files is its doing.
-            Ok(Err(e @ ScanError::TooManyEntries)) => Err(StepError::Submission(e.to_string())),
+            Ok(Err(e @ (ScanError::TooManyEntries | ScanError::ConfigTooLarge))) => {
+                Err(StepError::Submission(e.to_string()))
+            }
             Ok(Err(e)) => Err(StepError::Infrastructure(e.to_string())),
             Err(e) => Err(StepError::Infrastructure(format!(
                 "reading the image's layers: {e}"

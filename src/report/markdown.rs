@@ -25,10 +25,14 @@ pub(crate) fn inert(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' | '{' | '}' | '(' | ')' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '!' | '~' | '{' | '}' | '(' | ')'
+            | '$' => {
                 out.push('\\');
                 out.push(c);
             }
+            // `@name` would notify someone on GitHub: a zero-width space
+            // keeps the text and drops the mention.
+            '@' => out.push_str("@\u{200b}"),
             c => out.push(c),
         }
     }

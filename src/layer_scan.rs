@@ -354,8 +354,9 @@ fn scan_layer(layer: impl Read, budget: &mut Budget) -> Result<LayerFiles, ScanE
         if path.is_empty() {
             continue;
         }
+        // The entry's size honours a PAX `size` record (files over 8 GiB).
+        let size = entry.size();
         let header = entry.header();
-        let size = header.size().unwrap_or(0);
         let is_file = header.entry_type().is_file();
         let Some((path, kind)) = entry_kind(&path, header.entry_type()) else {
             continue;

@@ -43,7 +43,8 @@ fn every_platform_gets_its_file_and_no_student_sees_a_hidden_check() {
         "Dockerfile",
         "FROM busybox:1.35\nCMD [\"echo\", \"hello <script>\"]\n",
     );
-    ws.write("gh-output", "earlier=kept\n");
+    // The last writer left no newline: ours still starts on its own line.
+    ws.write("gh-output", "earlier=kept");
     ws.write("gh-summary", "# earlier step\n");
     let out = ws
         .dockgrade()

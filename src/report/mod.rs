@@ -64,14 +64,34 @@ impl Destination {
                     })
             }
             Destination::File(file) => file.write(bytes),
-            Destination::Append(path) => std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-                .and_then(|mut f| f.write_all(bytes))
-                .map_err(|source| Error::Write { path, source }),
+            Destination::Append(path) => {
+                // What we append starts on a line of its own, whatever
+                // the file's last writer left.
+                let ends_open = last_byte(&path).is_some_and(|b| b != b'\n');
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)
+                    .and_then(|mut f| {
+                        if ends_open {
+                            f.write_all(b"\n")?;
+                        }
+                        f.write_all(bytes)
+                    })
+                    .map_err(|source| Error::Write { path, source })
+            }
         }
     }
+}
+
+/// The last byte of the file at `path`, if it has one.
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::End(-1)).ok()?;
+    let mut byte = [0u8; 1];
+    file.read_exact(&mut byte).ok()?;
+    Some(byte[0])
 }
 
 /// A report file, written whole or not at all: the bytes go to a temporary

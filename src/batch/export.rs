@@ -33,16 +33,7 @@ pub(crate) struct CanvasStudent {
 /// The students of Canvas's gradebook export (its `Points Possible` row
 /// and the test student skipped).
 pub(crate) fn canvas_roster(input: impl std::io::Read) -> Result<Vec<CanvasStudent>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(input);
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| e.to_string())?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+    let (mut reader, headers) = super::roster::csv_with_headers(input)?;
     let column = |name: &str| headers.iter().position(|h| h == name);
     let (Some(name), Some(id)) = (column("student"), column("id")) else {
         return Err("not a Canvas gradebook export: no `Student` and `ID` columns".into());

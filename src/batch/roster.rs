@@ -30,7 +30,11 @@ pub(crate) fn read(path: &Path) -> Result<Vec<Student>, String> {
     parse(file).map_err(|e| format!("roster {}: {e}", path.display()))
 }
 
-fn parse(input: impl std::io::Read) -> Result<Vec<Student>, String> {
+/// A CSV export as spreadsheets and LMSs write it (a byte-order mark, ragged
+/// rows, padded cells): the reader and its headers, lower-cased.
+pub(crate) fn csv_with_headers<R: std::io::Read>(
+    input: R,
+) -> Result<(csv::Reader<R>, Vec<String>), String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -41,6 +45,11 @@ fn parse(input: impl std::io::Read) -> Result<Vec<Student>, String> {
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
         .collect();
+    Ok((reader, headers))
+}
+
+fn parse(input: impl std::io::Read) -> Result<Vec<Student>, String> {
+    let (mut reader, headers) = csv_with_headers(input)?;
     let column = |names: &[&str]| {
         names
             .iter()

@@ -4,7 +4,7 @@
 #
 #   bench/batch.sh [course] [scale] [validate]     (default: all three)
 #
-# course   40 submissions made from the course's solutions, other correct
+# course   40 submissions (COURSE_STUDENTS) made from the course's solutions, other correct
 #          solutions and known-wrong cases (the exercises that grade files,
 #          not live containers), graded against those exercises: a
 #          sequential shell loop of `dockgrade check` vs `dockgrade batch
@@ -78,12 +78,16 @@ make_course_submissions() {
 }
 
 course() {
-  local subs=$out/course-subs
-  make_course_submissions "$subs" 40
+  local subs=$out/course-subs n=${COURSE_STUDENTS:-40}
+  make_course_submissions "$subs" "$n"
   local -a exercises
   mapfile -t exercises < <(graded_exercises)
-  say "== course: 40 submissions x ${#exercises[@]} exercises (${exercises[*]})"
-  measure "$dg" batch "$subs" --out "$out/warm" --jobs 4 --quiet "${exercises[@]}" >/dev/null
+  say "== course: $n submissions x ${#exercises[@]} exercises (${exercises[*]})"
+  # Each run removes what it built, layers included, so the warm-up only
+  # fills the mirror's and the daemon's other caches; WARM=0 skips it.
+  if [ "${WARM:-1}" != 0 ]; then
+    measure "$dg" batch "$subs" --out "$out/warm" --jobs 4 --quiet "${exercises[@]}" >/dev/null
+  fi
   local seq
   seq=$(measure bash -c '
     dg=$1; subs=$2; shift 2

@@ -43,9 +43,12 @@ impl Workspace {
     /// `dockgrade` run in this folder, without colour.
     pub fn dockgrade(&self) -> Command {
         let mut cmd = Command::cargo_bin("dockgrade").expect("binary");
+        // A CI runner's own GitHub Actions files are not the tests' to write.
         cmd.current_dir(self.dir.path())
             .env("NO_COLOR", "1")
-            .env_remove("DOCKGRADE_LOG");
+            .env_remove("DOCKGRADE_LOG")
+            .env_remove("GITHUB_OUTPUT")
+            .env_remove("GITHUB_STEP_SUMMARY");
         cmd
     }
 

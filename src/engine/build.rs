@@ -88,6 +88,7 @@ impl BuildOutcome {
                 // text, which could say anything.
                 !e.contains("The command '")
                     && (e.contains("failed to get digest sha256:")
+                        || e.contains("unknown parent image ID sha256:")
                         || (e.contains("No such image: sha256:") && !e.contains("FROM")))
             })
     }
@@ -135,6 +136,9 @@ impl Engine {
         req: &BuildRequest,
         on_line: &(dyn Fn(&str) + Send + Sync),
     ) -> BuildOutcome {
+        // Nothing of this process removes images while this build may be
+        // reusing them (see `CACHE_GUARD`).
+        let _building = super::CACHE_GUARD.read().await;
         let labels = self.labels();
         let args = req.args.iter().collect::<HashMap<_, _>>();
         let mut options = BuildImageOptionsBuilder::default()

@@ -217,6 +217,9 @@ impl Engine {
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
         let mut report = CleanupReport::default();
+        // No build of this process is running while images go (see
+        // `CACHE_GUARD`): none can be reusing a layer removed here.
+        let _removing = super::CACHE_GUARD.write().await;
         for (kind, ids) in [
             (Resource::Container, &created.containers),
             (Resource::Image, &created.images),

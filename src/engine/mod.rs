@@ -36,6 +36,16 @@ pub(crate) use run::{RunMount, RunRequest};
 
 use crate::names;
 
+/// Builds and image removals of this process, kept apart. The legacy
+/// builder reuses any cached layer on the daemon, another run's included;
+/// a run that ends removes its layers. Removing a layer while a build of
+/// another run (of the same `batch` or `validate`) is reusing it fails that
+/// build ("failed to get digest", "unknown parent image ID") and can leave
+/// the half-committed image behind, untagged and unlabelled. So builds hold
+/// this lock shared, and a cleanup's image removals hold it alone: they wait
+/// for the builds in flight, and builds wait for them.
+pub(crate) static CACHE_GUARD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// Most bytes kept of a file's content or of each output stream.
 const CAPTURE_LIMIT: usize = 1 << 20;
 

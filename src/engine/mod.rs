@@ -21,6 +21,7 @@ mod layers;
 mod live;
 mod run;
 mod sandbox;
+mod transfer;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,10 +3,13 @@
 #
 # These are local stand-ins built from Debian's packages, for machines that
 # cannot reach a registry: busybox:1.35 (Debian's busybox-static and its applet
-# links), hello-world:latest (busybox printing a greeting) and
-# debian:bookworm-slim (debootstrap --variant=minbase). Where a
-# registry is reachable the same names can simply be pulled instead; the course
-# never depends on the exact size of a base image.
+# links), hello-world:latest (busybox printing a greeting),
+# debian:bookworm-slim (debootstrap --variant=minbase) and registry:2 (Debian's
+# docker-registry, the distribution registry 2.8, on debian:bookworm-slim, set
+# up like the official image: see ci/registry-image/ and
+# docs/course-machines.md). Where a registry is reachable the same names can
+# simply be pulled instead; the course never depends on the exact size of a
+# base image.
 set -euo pipefail
 
 say() { printf 'seed-images: %s\n' "$*" >&2; }
@@ -58,4 +61,50 @@ if ! have_image debian:bookworm-slim; then
     "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/*
   tar -C "$root" -c . | docker import -c 'CMD ["bash"]' -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - debian:bookworm-slim >/dev/null \
     || die "docker import debian:bookworm-slim failed"
+fi
+
+# registry_binary DEST: Debian's docker-registry binary (distribution 2.8)
+# copied to DEST. An installed package is used as it is; otherwise its .deb is
+# downloaded and unpacked here, never installed: installing it would also start
+# Debian's docker-registry service (systemd hosts) on port 5000 of the
+# machine, the port the course's registry exercises publish.
+registry_binary() {
+  local bin=/usr/bin/docker-registry
+  if [ ! -x "$bin" ]; then
+    (cd "$work" && apt-get download docker-registry >"$work/apt-download.log" 2>&1) \
+      || { [ "$(id -u)" -eq 0 ] && apt-get update -qq >/dev/null 2>&1 \
+             && (cd "$work" && apt-get download docker-registry >"$work/apt-download.log" 2>&1); } \
+      || { cat "$work/apt-download.log" >&2; die "apt-get download docker-registry failed"; }
+    dpkg-deb -x "$work"/docker-registry_*.deb "$work/registry-deb" || die "unpacking docker-registry failed"
+    bin="$work/registry-deb/usr/bin/docker-registry"
+  fi
+  case "$("$bin" --version 2>/dev/null)" in
+    *" 2."*) ;;
+    *) die "$bin is not the distribution registry 2.x: $("$bin" --version 2>&1 || true)" ;;
+  esac
+  install -m 755 "$bin" "$1"
+}
+
+# The course's private registry: a local stand-in for the official registry:2,
+# built from ci/registry-image/ by the legacy builder (COPY and metadata steps
+# only, so no intermediate container is left; a failed COPY leaves no image).
+if ! have_image registry:2; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  ctx="$work/registry"
+  install -d -m 755 "$ctx" "$ctx/rootfs" "$ctx/rootfs/usr" "$ctx/rootfs/usr/bin" "$ctx/rootfs/etc" \
+    "$ctx/rootfs/etc/docker" "$ctx/rootfs/etc/docker/registry" "$ctx/rootfs/var" "$ctx/rootfs/var/lib" \
+    "$ctx/rootfs/var/lib/registry"
+  registry_binary "$ctx/rootfs/usr/bin/registry"
+  install -m 755 "$here/registry-image/entrypoint.sh" "$ctx/rootfs/entrypoint.sh"
+  install -m 644 "$here/registry-image/config.yml" "$ctx/rootfs/etc/docker/registry/config.yml"
+  install -m 644 "$here/registry-image/Dockerfile" "$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --force-rm -t registry:2 "$ctx" >/dev/null 2>"$work/registry.log" \
+    || { cat "$work/registry.log" >&2; die "building registry:2 failed"; }
+  # The binary comes from this machine's Debian, the image is bookworm: make
+  # sure it starts there (glibc), or leave no registry:2 behind.
+  if ! docker run --rm --network none --entrypoint /bin/registry registry:2 --version >/dev/null 2>"$work/registry.log"; then
+    cat "$work/registry.log" >&2
+    docker image rm registry:2 >/dev/null 2>&1 || true
+    die "registry:2 was built but /bin/registry does not run in it"
+  fi
 fi

@@ -104,3 +104,8 @@ mod tests {
         assert_eq!(run_filter("x"), "io.dockgrade.run=x");
     }
 }
+
+/// The network of one exercise's run: `dockgrade-<run>-<exercise>`.
+pub fn exercise_network(run_id: &str, exercise: &str) -> String {
+    format!("dockgrade-{run_id}-{exercise}")
+}

@@ -25,6 +25,15 @@ pub struct StepObservation {
     pub image: Option<ImageFacts>,
     pub run: Option<RunFacts>,
     pub container: Option<ContainerFacts>,
+    /// A service the step started.
+    pub service: Option<ServiceFacts>,
+    /// What a push step pushed.
+    pub push: Option<PushFacts>,
+    /// The answers to the requests the step's checks make, by request
+    /// (as written, placeholders and all).
+    pub http: BTreeMap<crate::spec::HttpRequest, Result<HttpAnswer, String>>,
+    /// Bytes under a service's path when the step had finished.
+    pub disk: BTreeMap<crate::spec::DiskProbe, Result<u64, String>>,
     /// For a step not attempted: the step whose failure stopped it, followed
     /// back to the first (the build that failed, not the run after it).
     pub blocked_by: Option<String>,
@@ -40,9 +49,79 @@ impl StepObservation {
             image: None,
             run: None,
             container: None,
+            service: None,
+            push: None,
+            http: BTreeMap::new(),
+            disk: BTreeMap::new(),
             blocked_by: None,
         }
     }
+}
+
+/// A running service: where the grader and the exercise's steps reach it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFacts {
+    pub container: String,
+    /// Its port as published on 127.0.0.1.
+    pub host_port: Option<u16>,
+    /// Its port inside the exercise's network.
+    pub port: Option<u16>,
+}
+
+/// What a push left in the registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushFacts {
+    /// The manifest's digest (`sha256:…`), as the registry stores it.
+    pub digest: String,
+    /// The digests of the manifest's layer blobs, bottom first.
+    pub layers: Vec<String>,
+    /// The references pushed (`127.0.0.1:PORT/course/app:1.0`).
+    pub references: Vec<String>,
+}
+
+/// A service's answer to a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The request line as sent, placeholders filled in.
+    pub request: String,
+    pub status: u16,
+    /// Header names lowercase; repeated headers joined with `, `.
+    pub headers: BTreeMap<String, String>,
+    /// The body (at most the capture limit), as text.
+    pub body: String,
+}
+
+/// Fills the placeholders of `text` from what earlier steps recorded.
+pub fn expand(text: &str, obs: &Observations) -> Result<String, String> {
+    use crate::spec::Placeholder;
+    let found = Placeholder::scan(text)?;
+    let mut out = String::new();
+    let mut at = 0;
+    for (range, p) in found {
+        out.push_str(&text[at..range.start]);
+        let push = obs
+            .steps
+            .get(p.step())
+            .and_then(|s| s.push.as_ref())
+            .ok_or_else(|| format!("step `{}` pushed nothing", p.step()))?;
+        match p {
+            Placeholder::Digest { .. } => out.push_str(&push.digest),
+            Placeholder::Layer { step, index } => {
+                let n = push.layers.len() as i64;
+                let i = if index < 0 { n + index } else { index };
+                let layer = usize::try_from(i)
+                    .ok()
+                    .and_then(|i| push.layers.get(i))
+                    .ok_or_else(|| {
+                        format!("step `{step}` pushed {n} layer(s): there is no layer {index}")
+                    })?;
+                out.push_str(layer);
+            }
+        }
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    Ok(out)
 }
 
 /// An existing container, as `docker container inspect` shows it.

@@ -9,11 +9,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names::image_tag;
-use crate::spec::{Assertion, BuildStep, Exercise, ImageSource, Step, StepKind, UserExpectation};
+use crate::sandbox::Network;
+use crate::spec::{
+    Assertion, BuildStep, DiskProbe, Exercise, HttpRequest, ImageSource, Placeholder, Step,
+    StepKind, UserExpectation,
+};
 
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub steps: Vec<PlannedStep>,
+    /// The exercise needs a network of its own: it has services, or runs
+    /// that reach them.
+    pub network: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -45,6 +52,10 @@ pub struct Probe {
     pub history: bool,
     /// Read what every layer holds, from the image's export.
     pub layers: bool,
+    /// Requests to services, made when the step has finished.
+    pub http: BTreeSet<HttpRequest>,
+    /// Disk use of services' paths, measured when the step has finished.
+    pub disk: BTreeSet<DiskProbe>,
 }
 
 impl Probe {
@@ -74,8 +85,18 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let needs = match &step.kind {
+            let at = |name: &str| index.get(name).copied();
+            let mut needs: Vec<usize> = match &step.kind {
                 StepKind::Image { .. } | StepKind::Container { .. } => Vec::new(),
+                StepKind::Service(service) => match &service.image {
+                    ImageSource::Step(name) => at(name).into_iter().collect(),
+                    ImageSource::Reference(_) => Vec::new(),
+                },
+                StepKind::Push(push) => [at(&push.image), at(&push.registry)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                StepKind::Exec(exec) => at(&exec.service).into_iter().collect(),
                 // A Dockerfile may start FROM any image named by an earlier
                 // image step, so builds wait for those to be present.
                 StepKind::Build(_) => exercise.steps[..i]
@@ -91,6 +112,7 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
                     ImageSource::Reference(_) => Vec::new(),
                 },
             };
+            needs.extend(step.after.iter().filter_map(|name| at(name)));
             let tag = matches!(step.kind, StepKind::Build(_))
                 .then(|| image_tag(run_id, &exercise.id, &step.name));
             let after = match &step.kind {
@@ -112,7 +134,16 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
         })
         .collect();
     gather_probes(exercise, &index, &mut steps);
-    Plan { steps }
+    for s in &mut steps {
+        s.needs.sort_unstable();
+        s.needs.dedup();
+    }
+    let network = exercise.steps.iter().any(|s| match &s.kind {
+        StepKind::Service(_) => true,
+        StepKind::Run(run) => run.network == Network::Exercise,
+        _ => false,
+    });
+    Plan { steps, network }
 }
 
 /// Gathers, per step, everything its checks will look at.
@@ -150,6 +181,51 @@ fn gather_probes(exercise: &Exercise, index: &BTreeMap<&str, usize>, steps: &mut
                 _ => {}
             }
         }
+        // A request waits for its service and for the pushes it names; a
+        // disk comparison measures the step it compares with too.
+        let mut needs = Vec::new();
+        for a in &check.assertions {
+            match a {
+                Assertion::Http(want) => {
+                    let Some(request) = &want.request else {
+                        continue;
+                    };
+                    steps[i].probe.http.insert(request.clone());
+                    needs.extend(index.get(request.service.as_str()).copied());
+                    let texts = std::iter::once(&request.path)
+                        .chain(request.headers.values())
+                        .chain(
+                            want.header
+                                .values()
+                                .flat_map(|m| [&m.equals, &m.contains].into_iter().flatten()),
+                        )
+                        .chain(
+                            want.body
+                                .iter()
+                                .flat_map(|m| [&m.equals, &m.contains].into_iter().flatten()),
+                        );
+                    for text in texts {
+                        for (_, p) in Placeholder::scan(text).unwrap_or_default() {
+                            needs.extend(index.get(p.step()).copied());
+                        }
+                    }
+                }
+                Assertion::Disk(want) => {
+                    steps[i].probe.disk.insert(want.probe.clone());
+                    needs.extend(index.get(want.probe.service.as_str()).copied());
+                    for (name, _) in [&want.grew_since, &want.shrank_since].into_iter().flatten() {
+                        if let Some(&j) = index.get(name.as_str()) {
+                            steps[j].probe.disk.insert(want.probe.clone());
+                            needs.push(j);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Only earlier steps can be waited for (a check on a service step
+        // itself is made once the service is ready).
+        steps[i].needs.extend(needs.into_iter().filter(|&j| j < i));
         // A failed size check names the layers beyond the image it is
         // compared with: that image's history is read too.
         for a in &check.assertions {
@@ -310,5 +386,35 @@ build = "succeeds"
         );
         assert!(p.steps[2].after.is_empty());
         assert_eq!(p.waves(), vec![vec![0, 2], vec![1]]);
+    }
+
+    #[test]
+    fn requests_wait_for_their_service_the_pushes_they_name_and_the_steps_before() {
+        let text = include_str!("../exercises/04-registry-gc.toml");
+        let ex = crate::spec::parse_exercise("04-registry-gc.toml", text).unwrap();
+        let plan = plan(&ex, "t");
+        assert!(plan.network, "services need the exercise's network");
+        let gc = plan.steps.iter().find(|p| p.step.name == "gc").unwrap();
+        let names: Vec<&str> = gc
+            .needs
+            .iter()
+            .map(|&i| plan.steps[i].step.name.as_str())
+            .collect();
+        assert_eq!(names, ["registry", "push-v1", "push-v2", "cleanup"]);
+        assert_eq!(gc.probe.http.len(), 3);
+        assert_eq!(gc.probe.disk.len(), 1);
+        // The disk comparison measures after push-v2 (and push-v1) too.
+        for name in ["push-v1", "push-v2"] {
+            let push = plan.steps.iter().find(|p| p.step.name == name).unwrap();
+            assert_eq!(push.probe.disk.len(), 1, "{name}");
+        }
+        let waves = plan.waves();
+        let wave_of = |name: &str| {
+            let i = plan.steps.iter().position(|p| p.step.name == name).unwrap();
+            waves.iter().position(|w| w.contains(&i)).unwrap()
+        };
+        assert!(wave_of("push-v1") < wave_of("push-v2"));
+        assert!(wave_of("push-v2") < wave_of("cleanup"));
+        assert!(wave_of("cleanup") < wave_of("gc"));
     }
 }

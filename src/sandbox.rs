@@ -65,6 +65,8 @@ impl Default for Limits {
 pub enum Network {
     None,
     Bridge,
+    /// The exercise's own network, where its services answer by step name.
+    Exercise,
 }
 
 impl Network {
@@ -72,6 +74,7 @@ impl Network {
         match self {
             Network::None => "none",
             Network::Bridge => "bridge",
+            Network::Exercise => "exercise",
         }
     }
 }

@@ -84,6 +84,23 @@ const OTHER_KEYS: &[&str] = &[
     "pids",
     "cpus",
     "required",
+    "service",
+    "push",
+    "exec",
+    "after",
+    "port",
+    "ready",
+    "to",
+    "as",
+    "method",
+    "path",
+    "headers",
+    "status",
+    "header",
+    "json",
+    "pointer",
+    "grew_since",
+    "shrank_since",
 ];
 
 fn keys() -> Vec<&'static str> {
@@ -124,6 +141,11 @@ const VALUES: &[&str] = &[
     "[{ type = \"scratch\", target = \"/o\" }]",
     "{ not = 0 }",
     "{ in = [] }",
+    "\"/v2/{a.digest}\"",
+    "\"/v2/{a.layers[-9223372036854775808]}\"",
+    "\"{\"",
+    "{ http = \"/v2/\" }",
+    "{ image = \"a\", to = \"a\", as = \"x:1\" }",
 ];
 
 const HEADERS: &[&str] = &[

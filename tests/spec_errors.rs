@@ -195,3 +195,74 @@ stdout = { equals = "1000" }
             .is_empty()
     );
 }
+
+#[test]
+fn services_pushes_and_requests_are_checked_against_the_steps() {
+    let text = r#"id = "registry-mistakes"
+title = "Registry mistakes"
+
+[[steps]]
+name = "app"
+image = "busybox:1.35"
+
+[[steps]]
+name = "early-push"
+push = { image = "app", to = "registry", as = "Course/App" }
+
+[[steps]]
+name = "registry"
+service = { image = "registry:2", port = 70000, ready = { http = "v2" } }
+
+[[steps]]
+name = "push"
+push = { image = "registry", to = "app", as = ["course/app:1.0"] }
+after = ["ghost"]
+
+[[steps]]
+name = "gc"
+exec = { service = "push", cmd = [] }
+
+[[steps]]
+name = "probe"
+run = { image = "app", network = "exercise" }
+
+[[checks]]
+name = "blob gone"
+step = "probe"
+http = { service = "registry", method = "POST", path = "/v2/x/blobs/{push.layer[0]}", status = 999 }
+
+[[checks]]
+name = "asks nothing"
+step = "probe"
+http = { service = "app", path = "/v2/" }
+
+[[checks]]
+name = "disk"
+step = "probe"
+disk = { service = "registry", path = "var/lib/registry", grew_since = "probe", shrank_since = "registry", by = "1 MB" }
+"#;
+    insta::assert_snapshot!(render("exercises/registry-mistakes.toml", text));
+}
+
+#[test]
+fn a_registry_exercise_parses_into_services_pushes_and_requests() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/exercises/04-registry-gc.toml"
+    ))
+    .unwrap();
+    let ex = parse_exercise("04-registry-gc.toml", &text).unwrap();
+    let kinds: Vec<&str> = ex
+        .steps
+        .iter()
+        .map(|s| s.kind.step_type().as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "service", "build", "build", "build", "push", "push", "run", "exec"
+        ]
+    );
+    let gc = ex.steps.iter().find(|s| s.name == "gc").unwrap();
+    assert_eq!(gc.after, ["cleanup"]);
+}

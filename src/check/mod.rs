@@ -6,7 +6,8 @@
 //! says what was expected and what was seen, in words a student can act on.
 //! Assertions about images (and builds) are in [`image`], about what their
 //! layers hold in [`layers`] and [`secrets`], about runs in [`run`], about a live container
-//! in [`live`], about the Dockerfile's text in [`dockerfile`].
+//! in [`live`], about the Dockerfile's text in [`dockerfile`], about
+//! services (requests, disk use) in [`service`].
 
 mod dockerfile;
 mod image;
@@ -14,6 +15,7 @@ mod layers;
 mod live;
 mod run;
 mod secrets;
+mod service;
 
 use serde::Serialize;
 
@@ -298,6 +300,14 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
             let run = run_of(step)?;
             run::stream(m, "stderr", &run.stderr, run)
         }
+        Assertion::Http(want) => match &step.status {
+            StepStatus::Done => service::http(want, step, obs),
+            _ => Err(unavailable(step)),
+        },
+        Assertion::Disk(want) => match &step.status {
+            StepStatus::Done => service::disk(want, step, obs),
+            _ => Err(unavailable(step)),
+        },
     }
 }
 

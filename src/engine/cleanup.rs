@@ -220,13 +220,25 @@ impl Engine {
         // No build of this process is running while images go (see
         // `CACHE_GUARD`): none can be reusing a layer removed here.
         let _removing = super::CACHE_GUARD.write().await;
-        for (kind, ids) in [
-            (Resource::Container, &created.containers),
-            (Resource::Image, &created.images),
-        ] {
-            for id in ids {
-                report.tally(kind, id, self.remove(kind, id).await);
-            }
+        for id in &created.containers {
+            report.tally(
+                Resource::Container,
+                id,
+                self.remove(Resource::Container, id).await,
+            );
+        }
+        // A push's references go first: the image they name stays while
+        // another reference (its dockgrade tag) remains, and goes next.
+        report.add(self.remove_references(&created.references).await);
+        for id in &created.images {
+            report.tally(Resource::Image, id, self.remove(Resource::Image, id).await);
+        }
+        for id in &created.networks {
+            report.tally(
+                Resource::Network,
+                id,
+                self.remove(Resource::Network, id).await,
+            );
         }
         // A build cut short can leave its RUN container behind.
         for id in &created.build_containers {

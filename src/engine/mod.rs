@@ -6,8 +6,11 @@
 //! of an image through the archive API; [`layers`] reads an image's history
 //! and streams its export into the layer scanner; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
-//! student's own containers; [`cleanup`] removes what a run created, and
-//! what a replay for `validate` recorded. The engine takes its own request
+//! student's own containers; [`service`] runs an exercise's services on
+//! its own network, execs in them, asks them over HTTP and pushes to a
+//! registry service; [`cleanup`] removes what a run created, and
+//! what a replay for `validate` recorded; [`transfer`] pulls images with
+//! per-layer progress, and saves and loads image archives (`prepare`). The engine takes its own request
 //! types and returns [`observation`](crate::observation) facts: it knows
 //! nothing of exercise specs. Everything it creates carries dockgrade's
 //! labels ([`crate::names`]) and is recorded, so [`Engine::cleanup`] removes
@@ -21,6 +24,7 @@ mod layers;
 mod live;
 mod run;
 mod sandbox;
+mod service;
 mod transfer;
 
 use std::collections::HashMap;
@@ -34,6 +38,8 @@ use bollard::errors::Error as DockerError;
 pub(crate) use build::{BuildOutcome, BuildRequest};
 pub(crate) use cleanup::RunOnDaemon;
 pub(crate) use run::{RunMount, RunRequest};
+pub(crate) use service::{Ready, ServiceRequest};
+pub(crate) use transfer::{ImageArchive, PullProgress, TransferError};
 
 use crate::names;
 
@@ -110,6 +116,10 @@ struct Created {
     /// a build is cut short; cleanup makes sure, and removes any image that
     /// was still being committed from one of them.
     build_containers: Vec<String>,
+    /// References (`127.0.0.1:PORT/course/app:1.0`) a push added to images.
+    references: Vec<String>,
+    /// Networks created for exercises.
+    networks: Vec<String>,
 }
 
 /// The daemon's own description of itself.

@@ -42,6 +42,8 @@ pub(crate) struct RunRequest {
     pub read_passwd: bool,
     /// Keep the image's HEALTHCHECK; otherwise it never runs.
     pub healthcheck: bool,
+    /// The exercise's network, for a sandbox on `Network::Exercise`.
+    pub network: Option<String>,
 }
 
 /// How often a running container's disk use is looked at.
@@ -131,7 +133,13 @@ impl Engine {
                 test: Some(vec!["NONE".to_string()]),
                 ..Default::default()
             }),
-            host_config: Some(sandbox::host_config(&req.sandbox, mounts)),
+            host_config: Some({
+                let mut host = sandbox::host_config(&req.sandbox, mounts);
+                if let Some(network) = &req.network {
+                    host.network_mode = Some(network.clone());
+                }
+                host
+            }),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default()

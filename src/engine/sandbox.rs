@@ -58,7 +58,9 @@ pub(super) fn build_options(
         .cpuperiod(100_000)
         .cpuquota((sandbox.limits.cpus * 100_000.0) as i32)
         .networkmode(match sandbox.network {
-            Network::None => "none",
+            // Builds never join an exercise's network (the spec allows
+            // none or bridge only).
+            Network::None | Network::Exercise => "none",
             Network::Bridge => "default",
         })
 }

@@ -254,6 +254,9 @@ impl<W: Write + Send> Reporter for HumanReporter<W> {
                     StepType::Build => "building",
                     StepType::Run => "running",
                     StepType::Image | StepType::Container => "preparing",
+                    StepType::Service => "starting",
+                    StepType::Push => "pushing",
+                    StepType::Exec => "running in service",
                 };
                 if let Some(h) = &self.heartbeat {
                     h.started(exercise, step, verb);

@@ -12,6 +12,7 @@ mod image;
 mod live;
 mod remote;
 mod run;
+mod service;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -87,8 +88,22 @@ async fn run_exercise(
             Err(e) => return Some(unstaged(ex, &e.to_string(), events, started)),
         };
         let plan = plan(ex, engine.run_id());
-        run_steps(engine, ex, &plan, &stage, options.jobs, &mut ledger, events).await;
-        check::evaluate_all(&ex.checks, &ledger.observations)
+        let network = if plan.network {
+            let name = crate::names::exercise_network(engine.run_id(), &ex.id);
+            engine.create_network(&name).await.err()
+        } else {
+            None
+        };
+        match network {
+            None => {
+                run_steps(engine, ex, &plan, &stage, options.jobs, &mut ledger, events).await;
+                check::evaluate_all(&ex.checks, &ledger.observations)
+            }
+            Some(e) => {
+                let _ = engine.cleanup().await;
+                return Some(unstaged(ex, &e.to_string(), events, started));
+            }
+        }
     };
     // Free the daemon before the next exercise: its images and containers
     // are not needed once the checks are decided.
@@ -272,6 +287,16 @@ async fn run_step(
             build::build_step(engine, ex, planned, build, stage, events, &mut o).await
         }
         StepKind::Run(run) => run::run_step(engine, ex, planned, run, done, stage, &mut o).await,
+        StepKind::Service(service) => {
+            service::service_step(engine, ex, planned, service, done, &mut o).await
+        }
+        StepKind::Push(push) => service::push_step(engine, push, done, &mut o).await,
+        StepKind::Exec(exec) => service::exec_step(engine, exec, done, &mut o).await,
+    }
+    if o.status == StepStatus::Done
+        && (!planned.probe.http.is_empty() || !planned.probe.disk.is_empty())
+    {
+        service::ask_services(engine, &planned.probe, done, &mut o).await;
     }
     o.duration = started.elapsed();
     o
@@ -345,7 +370,15 @@ fn sandbox_of(kind: &StepKind) -> Option<Sandbox> {
     match kind {
         StepKind::Run(run) => Some(run.sandbox()),
         StepKind::Build(build) => Some(build.sandbox()),
-        StepKind::Image { .. } | StepKind::Container { .. } => None,
+        StepKind::Service(service) => Some(Sandbox::run(
+            service.limits,
+            crate::sandbox::Network::Exercise,
+            service.timeout,
+        )),
+        StepKind::Image { .. }
+        | StepKind::Container { .. }
+        | StepKind::Push(_)
+        | StepKind::Exec(_) => None,
     }
 }
 

@@ -66,6 +66,8 @@ pub(super) async fn run_step(
         sandbox: run.sandbox(),
         read_passwd: planned.probe.passwd,
         healthcheck: run.healthcheck,
+        network: (run.network == crate::sandbox::Network::Exercise)
+            .then(|| names::exercise_network(engine.run_id(), &ex.id)),
     };
     match engine.run(&request).await {
         Ok(mut facts) => {

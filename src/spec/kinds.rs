@@ -22,10 +22,12 @@ pub enum AssertionKind {
     ExitCode,
     Stdout,
     Stderr,
+    Http,
+    Disk,
 }
 
 impl AssertionKind {
-    pub const ALL: [AssertionKind; 16] = [
+    pub const ALL: [AssertionKind; 18] = [
         AssertionKind::Container,
         AssertionKind::Build,
         AssertionKind::Size,
@@ -42,6 +44,8 @@ impl AssertionKind {
         AssertionKind::ExitCode,
         AssertionKind::Stdout,
         AssertionKind::Stderr,
+        AssertionKind::Http,
+        AssertionKind::Disk,
     ];
 
     /// The spec key this assertion is written under.
@@ -63,6 +67,8 @@ impl AssertionKind {
             AssertionKind::ExitCode => "exit_code",
             AssertionKind::Stdout => "stdout",
             AssertionKind::Stderr => "stderr",
+            AssertionKind::Http => "http",
+            AssertionKind::Disk => "disk",
         }
     }
 }

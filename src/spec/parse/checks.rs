@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::reader::{Diagnostics, Entry, Table, required_string, table_array};
-use super::{assertions, forensics};
+use super::{assertions, forensics, requests};
 use crate::spec::{
     Assertion, AssertionKind, BuildExpectation, Check, Step, StepKind, StepType, Visibility,
 };
@@ -143,6 +143,8 @@ fn points(diag: &mut Diagnostics, t: &Table) -> Option<u32> {
 fn applies(kind: AssertionKind, step: StepType) -> Result<(), &'static str> {
     use AssertionKind as A;
     match (kind, step) {
+        (A::Http | A::Disk, StepType::Container) => Err("asks a service; a live exercise has none"),
+        (A::Http | A::Disk, _) => Ok(()),
         (A::Container, StepType::Container) => Ok(()),
         (A::Container, _) => Err("applies to container steps only"),
         (_, StepType::Container) => {
@@ -150,8 +152,11 @@ fn applies(kind: AssertionKind, step: StepType) -> Result<(), &'static str> {
         }
         (A::Build | A::Context | A::Dockerfile, StepType::Build) => Ok(()),
         (A::Build | A::Context | A::Dockerfile, _) => Err("applies to build steps only"),
-        (A::ExitCode | A::Stdout | A::Stderr, StepType::Run) => Ok(()),
-        (A::ExitCode | A::Stdout | A::Stderr, _) => Err("applies to run steps only"),
+        (A::ExitCode | A::Stdout | A::Stderr, StepType::Run | StepType::Exec) => Ok(()),
+        (A::ExitCode | A::Stdout | A::Stderr, _) => Err("applies to run and exec steps only"),
+        (_, StepType::Service | StepType::Push | StepType::Exec) => {
+            Err("checks an image; it applies to build and image steps")
+        }
         (A::User, _) => Ok(()),
         (_, StepType::Run) => {
             Err("checks an image; it applies to build and image steps, not run steps")
@@ -209,5 +214,7 @@ fn assertion(
         AssertionKind::Container => assertions::container(diag, f).map(Assertion::Container),
         AssertionKind::Stdout => assertions::stream(diag, f).map(Assertion::Stdout),
         AssertionKind::Stderr => assertions::stream(diag, f).map(Assertion::Stderr),
+        AssertionKind::Http => requests::http(diag, f, step, steps),
+        AssertionKind::Disk => requests::disk(diag, f, step, steps),
     }
 }

@@ -13,6 +13,8 @@ mod checks;
 mod exercise;
 mod forensics;
 mod reader;
+mod requests;
+mod services;
 mod steps;
 
 use toml::de::DeTable;

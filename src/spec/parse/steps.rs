@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use toml::de::DeValue;
 
-use super::is_name;
 use super::reader::{Diagnostics, Entry, Table, required_string, table_array};
+use super::{is_name, services};
 use crate::sandbox::{
     DEFAULT_BUILD_TIMEOUT, DEFAULT_MAX_CONTEXT, DEFAULT_RUN_TIMEOUT, Limits, Network,
 };
@@ -29,7 +29,18 @@ pub(super) fn steps(
     for t in &tables {
         t.only(
             diag,
-            &["name", "image", "pull", "build", "run", "container"],
+            &[
+                "name",
+                "image",
+                "pull",
+                "build",
+                "run",
+                "container",
+                "service",
+                "push",
+                "exec",
+                "after",
+            ],
         );
         let name = step_name(diag, t, &mut seen);
         let Some(step_type) = step_type(diag, t, mode) else {
@@ -46,9 +57,22 @@ pub(super) fn steps(
                 .entry("run")
                 .and_then(|f| f.table(diag))
                 .and_then(|r| run_step(diag, &r, &steps)),
+            StepType::Service => t
+                .entry("service")
+                .and_then(|f| f.table(diag))
+                .and_then(|r| services::service_step(diag, &r, &steps)),
+            StepType::Push => t
+                .entry("push")
+                .and_then(|f| f.table(diag))
+                .and_then(|r| services::push_step(diag, &r, &steps)),
+            StepType::Exec => t
+                .entry("exec")
+                .and_then(|f| f.table(diag))
+                .and_then(|r| services::exec_step(diag, &r, &steps)),
         };
+        let after = services::after(diag, t, &steps);
         if let (Some(name), Some(kind)) = (name, kind) {
-            steps.push(Step { name, kind });
+            steps.push(Step { name, kind, after });
         }
     }
     let ok = diag.count() == before;
@@ -78,6 +102,9 @@ fn step_type(diag: &mut Diagnostics, t: &Table, mode: Mode) -> Option<StepType> 
         StepType::Build,
         StepType::Run,
         StepType::Container,
+        StepType::Service,
+        StepType::Push,
+        StepType::Exec,
     ]
     .into_iter()
     .filter(|k| t.has(k.as_str()))
@@ -85,7 +112,8 @@ fn step_type(diag: &mut Diagnostics, t: &Table, mode: Mode) -> Option<StepType> 
     let [kind] = kinds[..] else {
         let found: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         let mut msg =
-            "a step needs exactly one of `image`, `build`, `run` or `container`".to_string();
+            "a step needs exactly one of `image`, `build`, `run`, `container`, `service`, `push` or `exec`"
+                .to_string();
         if !found.is_empty() {
             msg.push_str(&format!(", found {}", found.join(" and ")));
         }
@@ -99,9 +127,10 @@ fn step_type(diag: &mut Diagnostics, t: &Table, mode: Mode) -> Option<StepType> 
     }
     // Live exercises look at the student's daemon; they build and run nothing.
     let misplaced = match (mode, kind) {
-        (Mode::Live, StepType::Build | StepType::Run) => {
-            Some("a live exercise can only have `image` and `container` steps")
-        }
+        (
+            Mode::Live,
+            StepType::Build | StepType::Run | StepType::Service | StepType::Push | StepType::Exec,
+        ) => Some("a live exercise can only have `image` and `container` steps"),
         (Mode::Check, StepType::Container) => {
             Some("`container` steps look at the student's own daemon: they need `mode = \"live\"`")
         }
@@ -280,7 +309,11 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
     let network = match r.entry("network") {
         Some(f) => f.one_of(
             diag,
-            &[("none", Network::None), ("bridge", Network::Bridge)],
+            &[
+                ("none", Network::None),
+                ("bridge", Network::Bridge),
+                ("exercise", Network::Exercise),
+            ],
         ),
         None => Some(Network::None),
     };
@@ -412,7 +445,7 @@ fn mount(diag: &mut Diagnostics, t: &Table) -> Option<Mount> {
 
 /// `limits = { memory = "512 MiB", pids = 256, cpus = 1.5 }`; `pids` only
 /// where the daemon can enforce it (runs).
-fn limits(diag: &mut Diagnostics, f: Option<Entry>, with_pids: bool) -> Option<Limits> {
+pub(super) fn limits(diag: &mut Diagnostics, f: Option<Entry>, with_pids: bool) -> Option<Limits> {
     let mut limits = Limits::default();
     let Some(f) = f else { return Some(limits) };
     let t = f.table(diag)?;

@@ -1,0 +1,556 @@
+//! Services: an exercise's own network, long-running containers on it (a
+//! registry) with a port published on 127.0.0.1, commands run inside them
+//! (`exec`), their disk use (through the archive API), requests to them
+//! over HTTP, and pushing images to a registry service.
+//!
+//! Everything created here carries the run's labels and is recorded, so
+//! [`Engine::cleanup`] removes it: containers first, then the references a
+//! push added, then the network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bollard::container::LogOutput;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfigLogConfig, NetworkConnectRequest,
+    NetworkCreateRequest, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
+    PushImageOptionsBuilder, TagImageOptionsBuilder,
+};
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+
+use super::{CAPTURE_LIMIT, Engine, StepError, describe, sandbox};
+use crate::observation::{HttpAnswer, PushFacts, RunFacts, ServiceFacts};
+use crate::sandbox::Sandbox;
+
+/// A service to start.
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceRequest {
+    pub name: String,
+    pub image: String,
+    pub cmd: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub port: Option<u16>,
+    /// The exercise's network, and the name the service answers to on it.
+    pub network: String,
+    pub alias: String,
+    pub ready: Ready,
+    /// Limits; its timeout is how long the service may take to be ready.
+    pub sandbox: Sandbox,
+}
+
+/// When a service counts as started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ready {
+    Running,
+    Port,
+    Http(String),
+}
+
+/// How long one request to a service may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Lines of a service's log shown when it never became ready.
+const LOG_LINES: &str = "20";
+
+impl Engine {
+    /// Creates the exercise's network (labelled, recorded); its name.
+    pub async fn create_network(&self, name: &str) -> Result<String, StepError> {
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            labels: Some(self.labels()),
+            // Containers on it reach each other, not the outside world.
+            internal: Some(true),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(created) => {
+                self.record(|c| c.networks.push(created.id.clone()));
+                Ok(name.to_string())
+            }
+            Err(e) => Err(StepError::daemon("creating the exercise's network", e)),
+        }
+    }
+
+    /// Starts a service and waits until it is ready (or its timeout).
+    pub async fn start_service(&self, req: &ServiceRequest) -> Result<ServiceFacts, StepError> {
+        let exposed = req.port.map(|p| format!("{p}/tcp"));
+        let mut host_config = sandbox::host_config(&req.sandbox, Vec::new());
+        // The exercise's network is internal (the student's containers on
+        // it reach nothing else), and an internal network publishes no
+        // ports: the service starts on the default bridge, for the port the
+        // grader and the daemon's pushes use, and joins the exercise's
+        // network under its step name before it starts.
+        host_config.network_mode = Some("bridge".to_string());
+        // A service is the exercise's own program, not the student's: its
+        // log is kept (small) to say why it did not become ready.
+        host_config.log_config = Some(HostConfigLogConfig {
+            typ: Some("json-file".to_string()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), "1m".to_string()),
+                ("max-file".to_string(), "1".to_string()),
+            ])),
+        });
+        if let Some(port) = &exposed {
+            // A free port of the host's loopback: never reachable from
+            // elsewhere, never two runs on the same one.
+            host_config.port_bindings = Some(HashMap::from([(
+                port.clone(),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".to_string()),
+                    host_port: Some(String::new()),
+                }]),
+            )]));
+        }
+        let body = ContainerCreateBody {
+            image: Some(req.image.clone()),
+            cmd: req.cmd.clone(),
+            env: Some(req.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(self.labels()),
+            exposed_ports: exposed.clone().map(|p| vec![p]),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&req.name)
+            .build();
+        let created = match self.docker.create_container(Some(options), body).await {
+            Ok(c) => c,
+            Err(e) => return Err(StepError::daemon("creating the service's container", e)),
+        };
+        let id = created.id;
+        self.record(|c| c.containers.push(id.clone()));
+        let join = NetworkConnectRequest {
+            container: id.clone(),
+            endpoint_config: Some(EndpointSettings {
+                aliases: Some(vec![req.alias.clone()]),
+                ..Default::default()
+            }),
+        };
+        self.docker
+            .connect_network(&req.network, join)
+            .await
+            .map_err(|e| StepError::daemon("joining the exercise's network", e))?;
+        self.docker
+            .start_container(&id, None)
+            .await
+            .map_err(|e| StepError::daemon("starting the service", e))?;
+        let host_port = match &exposed {
+            Some(port) => Some(self.published_port(&id, port).await?),
+            None => None,
+        };
+        self.until_ready(&id, host_port, &req.ready, req.sandbox.timeout)
+            .await?;
+        Ok(ServiceFacts {
+            container: id,
+            host_port,
+            port: req.port,
+        })
+    }
+
+    /// The host port the daemon chose for `port`.
+    async fn published_port(&self, id: &str, port: &str) -> Result<u16, StepError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| StepError::daemon("inspecting the service", e))?;
+        inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|ports| ports.get(port).cloned().flatten())
+            .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| {
+                StepError::Infrastructure(format!("the daemon published no host port for {port}"))
+            })
+    }
+
+    /// Polls until the service is ready; fails (with its log) if it stops
+    /// or the timeout passes.
+    async fn until_ready(
+        &self,
+        id: &str,
+        host_port: Option<u16>,
+        ready: &Ready,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
+        let started = Instant::now();
+        loop {
+            if self.is_cancelled() {
+                return Err(StepError::Infrastructure("interrupted".into()));
+            }
+            let running = self
+                .docker
+                .inspect_container(id, None)
+                .await
+                .ok()
+                .and_then(|i| i.state)
+                .and_then(|s| s.running)
+                .unwrap_or(false);
+            if !running {
+                return Err(StepError::Submission(format!(
+                    "the service stopped before it was ready{}",
+                    self.log_tail(id).await
+                )));
+            }
+            let answered = match (ready, host_port) {
+                (Ready::Running, _) => Ok(()),
+                (Ready::Port, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                (Ready::Http(path), Some(port)) => {
+                    match self.http(port, "GET", path, &BTreeMap::new()).await {
+                        Ok(a) if (200..300).contains(&a.status) => Ok(()),
+                        Ok(a) => Err(format!("{} answered {}", a.request, a.status)),
+                        Err(e) => Err(e),
+                    }
+                }
+                (_, None) => Ok(()),
+            };
+            let last = match answered {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            if started.elapsed() >= timeout {
+                return Err(StepError::Submission(format!(
+                    "the service was not ready after {} ({last}){}",
+                    crate::units::format_duration(timeout),
+                    self.log_tail(id).await
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The end of a service's log, as a suffix for messages.
+    async fn log_tail(&self, id: &str) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(LOG_LINES)
+            .build();
+        let mut logs = self.docker.logs(id, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(frame)) = logs.next().await {
+            text.push_str(&String::from_utf8_lossy(&frame.into_bytes()));
+            if text.len() > 16 * 1024 {
+                break;
+            }
+        }
+        let text = text.trim();
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!("; its log ends:\n{text}")
+        }
+    }
+
+    /// Runs `cmd` inside a running container; its output (capped) and exit
+    /// code, like a run's. Killed with the container's process at the
+    /// timeout is not possible for an exec: the wait is abandoned instead.
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[String],
+        user: Option<&str>,
+        timeout: Duration,
+    ) -> Result<RunFacts, StepError> {
+        let options = CreateExecOptions {
+            cmd: Some(cmd.to_vec()),
+            user: user.map(str::to_string),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .docker
+            .create_exec(container, options)
+            .await
+            .map_err(|e| StepError::daemon("creating the exec", e))?;
+        let started = self
+            .docker
+            .start_exec(&exec.id, None)
+            .await
+            .map_err(|e| StepError::daemon("starting the exec", e))?;
+        let StartExecResults::Attached { mut output, .. } = started else {
+            return Err(StepError::Infrastructure("the exec did not attach".into()));
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let (mut out_dropped, mut err_dropped) = (0u64, 0u64);
+        let collect = async {
+            while let Some(Ok(frame)) = output.next().await {
+                let (buf, dropped, message) = match frame {
+                    LogOutput::StdErr { message } => (&mut err, &mut err_dropped, message),
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                        (&mut out, &mut out_dropped, message)
+                    }
+                    LogOutput::StdIn { .. } => continue,
+                };
+                let room = CAPTURE_LIMIT.saturating_sub(buf.len()).min(message.len());
+                buf.extend_from_slice(&message[..room]);
+                *dropped += (message.len() - room) as u64;
+            }
+        };
+        let timed_out = tokio::select! {
+            _ = collect => false,
+            _ = tokio::time::sleep(timeout) => true,
+            _ = self.cancel.cancelled() => return Err(StepError::Infrastructure("interrupted".into())),
+        };
+        let exit_code = if timed_out {
+            None
+        } else {
+            self.docker
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(|e| StepError::daemon("inspecting the exec", e))?
+                .exit_code
+        };
+        Ok(RunFacts {
+            exit_code,
+            timed_out: timed_out.then_some(timeout),
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            stdout_dropped: out_dropped,
+            stderr_dropped: err_dropped,
+            user: user.unwrap_or_default().to_string(),
+            ..Default::default()
+        })
+    }
+
+    /// Bytes of the regular files under `path` in a container, read from
+    /// the archive API's headers (what `du -sb` counts, without relying on
+    /// the image having `du`).
+    pub async fn disk_usage(&self, container: &str, path: &str) -> Result<u64, String> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let stream = self
+            .docker
+            .download_from_container(container, Some(options))
+            .map(|chunk| chunk.map_err(|e| std::io::Error::other(describe(&e))));
+        let reader = tokio_util::io::StreamReader::new(stream);
+        let bridge = tokio_util::io::SyncIoBridge::new(reader);
+        tokio::task::spawn_blocking(move || {
+            let mut archive = tar::Archive::new(bridge);
+            let mut total = 0u64;
+            for entry in archive.entries().map_err(|e| e.to_string())? {
+                let entry = entry.map_err(|e| e.to_string())?;
+                if entry.header().entry_type().is_file() {
+                    total += entry.header().size().map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(total)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// One request to a service's published port on 127.0.0.1; the body is
+    /// kept up to the capture limit.
+    pub async fn http(
+        &self,
+        port: u16,
+        method: &str,
+        path: &str,
+        headers: &BTreeMap<String, String>,
+    ) -> Result<HttpAnswer, String> {
+        let request_line = format!("{method} {path}");
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map_err(|e| format!("connecting to 127.0.0.1:{port}: {e}"))?;
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+                .await
+                .map_err(|e| e.to_string())?;
+            let driver = tokio::spawn(connection);
+            let mut builder = hyper::Request::builder()
+                .method(method)
+                .uri(path)
+                .header(hyper::header::HOST, format!("127.0.0.1:{port}"));
+            for (k, v) in headers {
+                builder = builder.header(k.as_str(), v.as_str());
+            }
+            let request = builder
+                .body(Empty::<Bytes>::new())
+                .map_err(|e| e.to_string())?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let mut answer_headers: BTreeMap<String, String> = BTreeMap::new();
+            for (name, value) in response.headers() {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                answer_headers
+                    .entry(name.as_str().to_ascii_lowercase())
+                    .and_modify(|v| {
+                        v.push_str(", ");
+                        v.push_str(&value)
+                    })
+                    .or_insert(value);
+            }
+            let mut body = response.into_body();
+            let mut kept = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| e.to_string())?;
+                if let Some(data) = frame.data_ref() {
+                    let room = CAPTURE_LIMIT.saturating_sub(kept.len()).min(data.len());
+                    kept.extend_from_slice(&data[..room]);
+                    if room < data.len() {
+                        break;
+                    }
+                }
+            }
+            driver.abort();
+            Ok(HttpAnswer {
+                request: request_line.clone(),
+                status,
+                headers: answer_headers,
+                body: String::from_utf8_lossy(&kept).into_owned(),
+            })
+        };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+            Ok(answer) => answer,
+            Err(_) => Err(format!(
+                "{request_line}: no answer within {}s",
+                REQUEST_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    /// Pushes `image` to the registry on 127.0.0.1:`port` as each of `tags`
+    /// (`repository:tag`); the references it added are removed at cleanup.
+    pub async fn push(
+        &self,
+        image: &str,
+        port: u16,
+        tags: &[String],
+        timeout: Duration,
+    ) -> Result<PushFacts, StepError> {
+        let mut facts = PushFacts::default();
+        for repository_tag in tags {
+            let Some((repository, tag)) = repository_tag.rsplit_once(':') else {
+                continue;
+            };
+            let repo = format!("127.0.0.1:{port}/{repository}");
+            let reference = format!("{repo}:{tag}");
+            let options = TagImageOptionsBuilder::default()
+                .repo(&repo)
+                .tag(tag)
+                .build();
+            self.docker
+                .tag_image(image, Some(options))
+                .await
+                .map_err(|e| StepError::daemon("tagging the image for the registry", e))?;
+            self.record(|c| c.references.push(reference.clone()));
+            facts.references.push(reference.clone());
+            let options = PushImageOptionsBuilder::default().tag(tag).build();
+            let mut stream = self.docker.push_image(&repo, Some(options), None);
+            let pushed = async {
+                let mut digest = None;
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(info) => {
+                            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                                return Err(StepError::Submission(format!(
+                                    "the push failed: {error}"
+                                )));
+                            }
+                            if let Some(d) = info.status.as_deref().and_then(digest_of) {
+                                digest = Some(d);
+                            }
+                        }
+                        Err(DockerError::DockerStreamError { error }) => {
+                            return Err(StepError::Submission(format!(
+                                "the push failed: {}",
+                                error.trim()
+                            )));
+                        }
+                        Err(e) => return Err(StepError::daemon("pushing", e)),
+                    }
+                }
+                digest
+                    .ok_or_else(|| StepError::Submission("the registry reported no digest".into()))
+            };
+            let digest = tokio::select! {
+                pushed = tokio::time::timeout(timeout, pushed) => match pushed {
+                    Ok(result) => result?,
+                    Err(_) => return Err(StepError::Submission(format!(
+                        "the push timed out after {}",
+                        crate::units::format_duration(timeout)
+                    ))),
+                },
+                _ = self.cancel.cancelled() => return Err(StepError::Infrastructure("interrupted".into())),
+            };
+            facts.digest = digest.clone();
+            let accept = BTreeMap::from([(
+                "accept".to_string(),
+                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json".to_string(),
+            )]);
+            let path = format!("/v2/{repository}/manifests/{digest}");
+            let manifest = self.http(port, "GET", &path, &accept).await.map_err(|e| {
+                StepError::Infrastructure(format!("reading the pushed manifest: {e}"))
+            })?;
+            facts.layers = layer_digests(&manifest.body).ok_or_else(|| {
+                StepError::Infrastructure(format!(
+                    "the pushed manifest lists no layers (status {})",
+                    manifest.status
+                ))
+            })?;
+        }
+        Ok(facts)
+    }
+}
+
+/// The digest in a push's last status line: `1.0: digest: sha256:… size: 527`.
+fn digest_of(status: &str) -> Option<String> {
+    let rest = status.split("digest: ").nth(1)?;
+    let digest = rest.split_whitespace().next()?;
+    digest.starts_with("sha256:").then(|| digest.to_string())
+}
+
+/// The layer digests of an image manifest (Docker v2 or OCI), bottom first.
+fn layer_digests(manifest: &str) -> Option<Vec<String>> {
+    let value: serde_json::Value = serde_json::from_str(manifest).ok()?;
+    value
+        .get("layers")?
+        .as_array()?
+        .iter()
+        .map(|l| l.get("digest")?.as_str().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_is_read_from_the_push_status() {
+        assert_eq!(
+            digest_of("1.0: digest: sha256:abc123 size: 527").as_deref(),
+            Some("sha256:abc123")
+        );
+        assert_eq!(digest_of("Pushed"), None);
+        assert_eq!(digest_of("x: digest: md5:1 size: 2"), None);
+    }
+
+    #[test]
+    fn layers_are_read_bottom_first_from_a_manifest() {
+        let m = r#"{"schemaVersion":2,"layers":[{"digest":"sha256:a"},{"digest":"sha256:b"}]}"#;
+        assert_eq!(
+            layer_digests(m),
+            Some(vec!["sha256:a".to_string(), "sha256:b".to_string()])
+        );
+        assert_eq!(layer_digests("{}"), None);
+        assert_eq!(layer_digests("not json"), None);
+    }
+}

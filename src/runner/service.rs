@@ -1,0 +1,178 @@
+//! Service, push and exec steps, and what a step's checks ask of services
+//! once it has finished (requests, disk use).
+//!
+//! A service is started on the exercise's network under its step name and
+//! stays up until the exercise's cleanup; pushes and execs find it through
+//! its step's observation.
+
+use crate::engine::{Engine, Ready, ServiceRequest};
+use crate::names;
+use crate::observation::{Observations, ServiceFacts, StepObservation, StepStatus, expand};
+use crate::plan::{PlannedStep, Probe};
+use crate::sandbox::{Network, Sandbox};
+use crate::spec::{ExecStep, Exercise, ImageSource, PullPolicy, PushStep, Readiness, ServiceStep};
+
+/// Starts a service and waits until it is ready.
+pub(super) async fn service_step(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    service: &ServiceStep,
+    done: &Observations,
+    o: &mut StepObservation,
+) {
+    let image = match &service.image {
+        ImageSource::Step(step) => match done.steps.get(step).and_then(|s| s.image.as_ref()) {
+            Some(img) => img.id.clone(),
+            None => {
+                o.status = StepStatus::Skipped(format!("not run: step `{step}` has no image"));
+                return;
+            }
+        },
+        ImageSource::Reference(reference) => {
+            match super::image::named_image(
+                engine,
+                reference,
+                PullPolicy::Missing,
+                &Probe::default(),
+            )
+            .await
+            {
+                Ok(img) => img.id,
+                Err(e) => {
+                    o.status = super::status_of(e);
+                    return;
+                }
+            }
+        }
+    };
+    let request = ServiceRequest {
+        name: names::run_container(engine.run_id(), &ex.id, &planned.step.name),
+        image,
+        cmd: service.cmd.clone(),
+        env: service.env.clone(),
+        port: service.port,
+        network: names::exercise_network(engine.run_id(), &ex.id),
+        alias: planned.step.name.clone(),
+        ready: match &service.ready {
+            Readiness::Running => Ready::Running,
+            Readiness::Port => Ready::Port,
+            Readiness::Http(path) => Ready::Http(path.clone()),
+        },
+        sandbox: Sandbox::run(service.limits, Network::Exercise, service.timeout),
+    };
+    match engine.start_service(&request).await {
+        Ok(facts) => o.service = Some(facts),
+        Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// The running service a step names, from its step's observation.
+fn service_of<'a>(done: &'a Observations, name: &str) -> Result<&'a ServiceFacts, String> {
+    done.steps
+        .get(name)
+        .and_then(|s| s.service.as_ref())
+        .ok_or_else(|| format!("not run: service `{name}` is not running"))
+}
+
+/// Pushes a step's image to a registry service.
+pub(super) async fn push_step(
+    engine: &Engine,
+    push: &PushStep,
+    done: &Observations,
+    o: &mut StepObservation,
+) {
+    let Some(image) = done.steps.get(&push.image).and_then(|s| s.image.as_ref()) else {
+        o.status = StepStatus::Skipped(format!("not run: step `{}` has no image", push.image));
+        return;
+    };
+    let port = match service_of(done, &push.registry).map(|s| s.host_port) {
+        Ok(Some(port)) => port,
+        Ok(None) => {
+            o.status = StepStatus::Error(format!(
+                "service `{}` publishes no port to push to",
+                push.registry
+            ));
+            return;
+        }
+        Err(why) => {
+            o.status = StepStatus::Skipped(why);
+            return;
+        }
+    };
+    match engine.push(&image.id, port, &push.tags, push.timeout).await {
+        Ok(facts) => o.push = Some(facts),
+        Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// Runs a command inside a service.
+pub(super) async fn exec_step(
+    engine: &Engine,
+    exec: &ExecStep,
+    done: &Observations,
+    o: &mut StepObservation,
+) {
+    let container = match service_of(done, &exec.service) {
+        Ok(s) => s.container.clone(),
+        Err(why) => {
+            o.status = StepStatus::Skipped(why);
+            return;
+        }
+    };
+    match engine
+        .exec(&container, &exec.cmd, exec.user.as_deref(), exec.timeout)
+        .await
+    {
+        Ok(facts) => {
+            if let Some(after) = facts.timed_out {
+                o.status = StepStatus::Failed(crate::check::timed_out_message(after));
+            }
+            o.run = Some(facts);
+        }
+        Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// Makes the requests and disk measurements the step's checks need, now
+/// that it has finished. `done` holds the steps finished before; `o` is
+/// this one (a service's checks ask the service itself).
+pub(super) async fn ask_services(
+    engine: &Engine,
+    probe: &Probe,
+    done: &Observations,
+    o: &mut StepObservation,
+) {
+    let find = |name: &str, o: &StepObservation| -> Result<ServiceFacts, String> {
+        if o.step == name {
+            o.service
+                .clone()
+                .ok_or_else(|| format!("service `{name}` is not running"))
+        } else {
+            service_of(done, name).cloned()
+        }
+    };
+    for request in &probe.http {
+        let answer = async {
+            let service = find(&request.service, o)?;
+            let port = service
+                .host_port
+                .ok_or_else(|| format!("service `{}` publishes no port", request.service))?;
+            let path = expand(&request.path, done)?;
+            let mut headers = std::collections::BTreeMap::new();
+            for (k, v) in &request.headers {
+                headers.insert(k.clone(), expand(v, done)?);
+            }
+            engine.http(port, &request.method, &path, &headers).await
+        }
+        .await;
+        o.http.insert(request.clone(), answer);
+    }
+    for disk in &probe.disk {
+        let used = match find(&disk.service, o) {
+            Ok(service) => engine.disk_usage(&service.container, &disk.path).await,
+            Err(why) => Err(why),
+        };
+        o.disk.insert(disk.clone(), used);
+    }
+}

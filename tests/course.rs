@@ -71,6 +71,7 @@ const STARTERS: &[(&str, &[&str])] = &[
     ("03-extra-stage", &["Dockerfile.03extra"]),
     ("04-data-in-image", &["Dockerfile.04"]),
     ("04-non-root", &["Dockerfile.04user"]),
+    ("04-registry-gc", &["cleanup.sh"]),
 ];
 
 #[test]

@@ -142,7 +142,12 @@ impl Engine {
             .await
             .map_err(|e| StepError::daemon("starting the service", e))?;
         let host_port = match &exposed {
-            Some(port) => Some(self.published_port(&id, port).await?),
+            Some(port) => match self.published_port(&id, port).await {
+                Ok(p) => Some(p),
+                // A container that has stopped already has no ports.
+                Err(_) if !self.is_running(&id).await => return Err(self.stopped(&id).await),
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         self.until_ready(&id, host_port, &req.ready, req.sandbox.timeout)
@@ -186,19 +191,8 @@ impl Engine {
             if self.is_cancelled() {
                 return Err(StepError::Infrastructure("interrupted".into()));
             }
-            let running = self
-                .docker
-                .inspect_container(id, None)
-                .await
-                .ok()
-                .and_then(|i| i.state)
-                .and_then(|s| s.running)
-                .unwrap_or(false);
-            if !running {
-                return Err(StepError::Submission(format!(
-                    "the service stopped before it was ready{}",
-                    self.log_tail(id).await
-                )));
+            if !self.is_running(id).await {
+                return Err(self.stopped(id).await);
             }
             let answered = match (ready, host_port) {
                 (Ready::Running, _) => Ok(()),
@@ -228,6 +222,24 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    async fn is_running(&self, id: &str) -> bool {
+        self.docker
+            .inspect_container(id, None)
+            .await
+            .ok()
+            .and_then(|i| i.state)
+            .and_then(|s| s.running)
+            .unwrap_or(false)
+    }
+
+    /// A service that stopped before it was ready, with its log's end.
+    async fn stopped(&self, id: &str) -> StepError {
+        StepError::Submission(format!(
+            "the service stopped before it was ready{}",
+            self.log_tail(id).await
+        ))
     }
 
     /// The end of a service's log, as a suffix for messages.

@@ -101,6 +101,7 @@ pub fn assert_nothing_left(run_id: &str) {
         vec!["ps", "-aq", "--filter", &filter],
         vec!["image", "ls", "-aq", "--filter", &filter],
         vec!["volume", "ls", "-q", "--filter", &filter],
+        vec!["network", "ls", "-q", "--filter", &filter],
     ] {
         let out = docker(&args);
         assert!(

@@ -1,0 +1,300 @@
+//! Services, pushes, execs and the checks that ask services, against the
+//! real daemon and a real registry (`registry:2`, the distribution registry;
+//! `ci/seed-images.sh` builds a stand-in from Debian's package where none
+//! can be pulled): readiness and its timeout, a push a registry refuses, an
+//! http check whose failure shows the body, the garbage-collection exercise
+//! end to end, and nothing left behind, Ctrl-C included.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Workspace, check_named, docker};
+
+/// An exercise in `ws` made of `body` (steps and checks).
+fn exercise(ws: &Workspace, id: &str, body: &str) {
+    ws.write(
+        &format!("exercises/{id}.toml"),
+        format!("id = \"{id}\"\ntitle = \"Services\"\n{body}"),
+    );
+}
+
+/// No registry reference any run pushed is left (the pushes tag images
+/// `127.0.0.1:PORT/…`, and only these tests and the course push).
+fn assert_no_pushed_references(run_id: &str, report: &serde_json::Value) {
+    let out = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let tags = String::from_utf8_lossy(&out.stdout);
+    for step in report["exercises"][0]["steps"].as_array().into_iter().flatten() {
+        if step["kind"] == "push" {
+            assert!(
+                !tags.lines().any(|t| t.starts_with("127.0.0.1:") && t.contains("dockgrade-test")),
+                "run {run_id} left a pushed reference: {tags}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_service_that_never_answers_fails_its_step_at_the_timeout_and_nothing_is_left() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "silent",
+        r#"
+[[steps]]
+name = "web"
+service = { image = "busybox:1.35", cmd = ["sleep", "600"], port = 8080, ready = { http = "/" }, timeout = "2s" }
+
+[[checks]]
+name = "the service answers"
+step = "web"
+http = { service = "web", path = "/", status = 200 }
+"#,
+    );
+    ws.write("submission/.keep", "");
+    let started = Instant::now();
+    let (code, _, report) = ws.check(&["silent", "--submission", "submission"]);
+    assert_eq!(code, 1, "{report:#}");
+    let check = check_named(&report, "the service answers");
+    assert_eq!(check["status"], "failed", "{check:#}");
+    let message = check["message"].as_str().unwrap();
+    assert!(message.contains("was not ready after 2s"), "{message}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn a_service_that_stops_says_so_with_its_log() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "stops",
+        r#"
+[[steps]]
+name = "web"
+service = { image = "busybox:1.35", cmd = ["sh", "-c", "echo cannot bind the port >&2; exit 3"], port = 8080 }
+
+[[checks]]
+name = "the service answers"
+step = "web"
+http = { service = "web", path = "/", status = 200 }
+"#,
+    );
+    ws.write("submission/.keep", "");
+    let (code, _, report) = ws.check(&["stops", "--submission", "submission"]);
+    assert_eq!(code, 1);
+    let message = check_named(&report, "the service answers")["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("stopped before it was ready"), "{message}");
+    assert!(message.contains("cannot bind the port"), "{message}");
+}
+
+/// A web server whose answers the checks read: busybox httpd serving a
+/// folder the exercise writes.
+const WEB: &str = r#"
+[[steps]]
+name = "web"
+service = { image = "busybox:1.35", cmd = ["sh", "-c", "mkdir -p /www/v2 && echo '{\"tags\":[\"2.0\",\"latest\"]}' > /www/v2/tags.json && echo hello > /www/index.html && httpd -f -p 8080 -h /www"], port = 8080, ready = { http = "/index.html" } }
+"#;
+
+#[test]
+fn http_checks_read_status_headers_json_and_body_and_a_failure_shows_the_body() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "web",
+        &format!(
+            r#"{WEB}
+[[checks]]
+name = "the tags are listed"
+step = "web"
+http = {{ service = "web", path = "/v2/tags.json", status = 200, json = {{ pointer = "/tags", contains = "2.0" }}, header = {{ Content-Length = {{ matches = "^[0-9]+$" }} }} }}
+
+[[checks]]
+name = "the page is gone"
+step = "web"
+http = {{ service = "web", path = "/index.html", status = 404 }}
+
+[[checks]]
+name = "HEAD answers without a body"
+step = "web"
+http = {{ service = "web", method = "HEAD", path = "/index.html", status = [200, 204], body = {{ equals = "" }} }}
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+    let (code, _, report) = ws.check(&["web", "--submission", "submission"]);
+    assert_eq!(code, 1, "{report:#}");
+    let listed = check_named(&report, "the tags are listed");
+    assert_eq!(listed["status"], "passed", "{listed:#}");
+    let gone = check_named(&report, "the page is gone");
+    assert_eq!(gone["status"], "failed");
+    let actual = gone["actual"].as_str().unwrap();
+    assert!(actual.contains("GET /index.html answered 200"), "{actual}");
+    assert!(actual.contains("hello"), "the body explains: {actual}");
+    assert_eq!(check_named(&report, "HEAD answers without a body")["status"], "passed");
+}
+
+#[test]
+fn a_push_to_a_server_that_is_no_registry_fails_the_push_step() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "refused",
+        &format!(
+            r#"{WEB}
+[[steps]]
+name = "app"
+image = "busybox:1.35"
+
+[[steps]]
+name = "push"
+push = {{ image = "app", to = "web", as = "dockgrade-test/app:1.0", timeout = "60s" }}
+
+[[checks]]
+name = "pushed"
+step = "push"
+http = {{ service = "web", path = "/index.html", status = 200 }}
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+    let (code, _, report) = ws.check(&["refused", "--submission", "submission"]);
+    assert_eq!(code, 1, "{report:#}");
+    let pushed = check_named(&report, "pushed");
+    assert_eq!(pushed["status"], "failed", "{pushed:#}");
+    let message = pushed["message"].as_str().unwrap();
+    assert!(message.contains("push failed"), "{message}");
+    assert_no_pushed_references(report["run_id"].as_str().unwrap(), &report);
+}
+
+/// A run on the exercise's network reaches the service by its step name,
+/// an exec runs inside it, and the disk check sees what the exec wrote.
+#[test]
+fn runs_reach_services_by_name_and_execs_change_what_the_disk_check_measures() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "network",
+        &format!(
+            r#"{WEB}
+[[steps]]
+name = "client"
+run = {{ image = "busybox:1.35", cmd = ["wget", "-qO-", "http://web:8080/index.html"], network = "exercise" }}
+after = "web"
+
+[[steps]]
+name = "outside"
+run = {{ image = "busybox:1.35", cmd = ["wget", "-qO-", "-T", "3", "http://web:8080/index.html"] }}
+after = "web"
+
+[[steps]]
+name = "grow"
+exec = {{ service = "web", cmd = ["sh", "-c", "head -c 3000000 /dev/zero > /www/big && echo grown"] }}
+after = ["client", "outside"]
+
+[[checks]]
+name = "the client reads the page"
+step = "client"
+stdout = {{ equals = "hello" }}
+
+[[checks]]
+name = "a run off the network does not"
+step = "outside"
+exit_code = {{ not = 0 }}
+
+[[checks]]
+name = "the exec ran in the service"
+step = "grow"
+exit_code = 0
+stdout = {{ contains = "grown" }}
+
+[[checks]]
+name = "the folder grew"
+step = "grow"
+disk = {{ service = "web", path = "/www", grew_since = "client", by = "2 MB" }}
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+    let (code, stdout, report) = ws.check(&["network", "--submission", "submission"]);
+    assert_eq!(code, 0, "{stdout}\n{report:#}");
+}
+
+#[test]
+fn the_garbage_collection_exercise_grades_its_reference_solution_in_full() {
+    let ws = Workspace::new();
+    let course = common::fixture_dir().join("exercises");
+    let solution = common::fixture_dir().join("solutions/04-registry-gc");
+    let (code, stdout, report) = ws.check(&[
+        "04-registry-gc",
+        "--exercises-dir",
+        course.to_str().unwrap(),
+        "--submission",
+        solution.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(
+        report["exercises"][0]["points"], report["exercises"][0]["max_points"],
+        "{report:#}"
+    );
+}
+
+#[test]
+fn ctrl_c_while_a_service_runs_leaves_nothing() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "interrupted",
+        &format!(
+            r#"{WEB}
+[[steps]]
+name = "wait"
+run = {{ image = "busybox:1.35", cmd = ["sleep", "300"], network = "exercise", timeout = "200s" }}
+after = "web"
+
+[[checks]]
+name = "waited"
+step = "wait"
+exit_code = 0
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .current_dir(ws.path("."))
+        .args(["check", "interrupted", "--submission", "submission", "--json"])
+        .arg(ws.path("report.json"))
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    // Wait until the run step's container is up: the service is by then.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run_container = loop {
+        let out = docker(&["ps", "--format", "{{.Names}}", "--filter", "name=-interrupted-wait"]);
+        let names = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if !names.is_empty() {
+            break names;
+        }
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let run_id = run_container
+        .trim_start_matches("dockgrade-")
+        .split('-')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    common::assert_nothing_left(&run_id);
+}

@@ -3,21 +3,31 @@
 //! For a student before the workshop. Each item is one line, ✓ or ✗, and
 //! when it fails, what to do about it. The checks go from the outside in:
 //! can the daemon be reached at all, what is it, is there room, are the
-//! course's images there (or can they be pulled), does a container run, does
-//! `--user` work. The exit code is 0 only when the course can be taken.
+//! course's images there (or can they be pulled, within
+//! [`PULL_TIMEOUT`]), does a container run, does `--user` work. The images
+//! are those [`crate::prepare::needed_images`] lists, and a missing one
+//! points to `dockgrade prepare` (which also loads them from an archive,
+//! for machines without a registry). The exit code is 0 only when the
+//! course can be taken.
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::engine::{self, Engine, EngineError, RunRequest};
+use crate::engine::{self, Engine, EngineError, RunRequest, TransferError};
 use crate::names;
-use crate::report::Style;
+use crate::prepare::{CourseDockerfile, needed_images};
+use crate::report::{Style, visible};
 use crate::sandbox::{Limits, Network, Sandbox};
-use crate::spec::{Exercise, Mode, StepKind};
-use crate::units::format_size;
+use crate::spec::Exercise;
+use crate::units::{format_duration, format_size};
 
-/// The images every course machine needs, beyond those the exercises name.
+/// The images every course machine needs, beyond those the exercises name
+/// (the test containers run busybox).
 const COURSE_IMAGES: [&str; 3] = ["busybox:1.35", "debian:bookworm-slim", "hello-world:latest"];
+
+/// How long a missing image's pull may take before doctor gives up on it
+/// (a registry that does not answer, a DNS lookup that hangs).
+const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Free space below which builds of the course are likely to fail.
 const MIN_FREE: u64 = 2_000_000_000;
@@ -75,8 +85,12 @@ fn unreachable_advice(host: &str, message: &str) -> String {
     }
 }
 
-/// Runs every check; `exercises` adds the base images the course names.
-pub(crate) async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
+/// Runs every check; `exercises` and their course `dockerfiles` add the
+/// images the course needs.
+pub(crate) async fn diagnose(
+    exercises: &[Exercise],
+    dockerfiles: &[CourseDockerfile],
+) -> Vec<Item> {
     let host = engine::docker_host();
     let engine = match Engine::connect(&names::new_run_id()).await {
         Ok(engine) => engine,
@@ -89,7 +103,7 @@ pub(crate) async fn diagnose(exercises: &[Exercise]) -> Vec<Item> {
         Err(e) => return vec![bad(e.to_string(), "check the daemon's log")],
     };
     let mut items = daemon(&engine, &host).await;
-    items.extend(images(&engine, exercises).await);
+    items.extend(images(&engine, &needed_images(exercises, dockerfiles)).await);
     items.extend(containers(&engine).await);
     engine.cleanup().await;
     items
@@ -141,16 +155,13 @@ async fn daemon(engine: &Engine, host: &str) -> Vec<Item> {
     items
 }
 
-/// The course's images are present, or can be pulled.
-async fn images(engine: &Engine, exercises: &[Exercise]) -> Vec<Item> {
+/// The course's images are present, or can be pulled; `needed` are those
+/// the exercises need (`dockgrade prepare` fetches them).
+async fn images(engine: &Engine, needed: &[String]) -> Vec<Item> {
     let mut images: Vec<String> = COURSE_IMAGES.iter().map(|s| s.to_string()).collect();
-    for ex in exercises.iter().filter(|e| e.mode == Mode::Check) {
-        for step in &ex.steps {
-            if let StepKind::Image { reference, .. } = &step.kind
-                && !images.contains(reference)
-            {
-                images.push(reference.clone());
-            }
+    for image in needed {
+        if !images.contains(image) {
+            images.push(image.clone());
         }
     }
     let mut items = Vec::new();
@@ -158,20 +169,42 @@ async fn images(engine: &Engine, exercises: &[Exercise]) -> Vec<Item> {
         let found = match engine.find_image(image).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => engine
-                .pull_image(image)
+                .pull_with_progress(image, PULL_TIMEOUT, |_| {})
                 .await
-                .map_err(|e| format!("image {image} is not present and could not be pulled: {e}")),
+                .map_err(|e| {
+                    let why = match e {
+                        TransferError::TimedOut(t) => {
+                            format!("no registry answered within {}", format_duration(t))
+                        }
+                        other => visible(&other.to_string()),
+                    };
+                    format!("image {image} is not present and could not be pulled: {why}")
+                }),
             Err(e) => Err(format!("image {image}: {e}")),
         };
         items.push(match found {
             Ok(()) => good(format!("image {image} is present")),
-            Err(why) => bad(
-                why,
-                format!("`docker pull {image}`; without a registry, ci/seed-images.sh builds local stand-ins"),
-            ),
+            Err(why) => bad(why, missing_image_advice(image, needed.contains(image))),
         });
     }
     items
+}
+
+/// What to do about a missing image; `needed`: the course needs it, so
+/// `dockgrade prepare` gets it.
+fn missing_image_advice(image: &str, needed: bool) -> String {
+    if needed {
+        format!(
+            "run `dockgrade prepare`: it pulls the course's images where a registry answers, or loads \
+             them with `dockgrade prepare --from images.tar` (written by `dockgrade prepare --save \
+             images.tar` on a machine that has them); or `docker pull {image}`"
+        )
+    } else {
+        format!(
+            "`docker pull {image}`; without a registry, `docker load` it from a machine that has it \
+             (in a clone of dockgrade, ci/seed-images.sh builds local stand-ins)"
+        )
+    }
 }
 
 /// A container runs, and runs as another user with `--user`.
@@ -189,6 +222,7 @@ async fn containers(engine: &Engine) -> Vec<Item> {
         sandbox: Sandbox::run(Limits::default(), Network::None, Duration::from_secs(30)),
         read_passwd: false,
         healthcheck: false,
+        network: None,
     };
     let mut items = Vec::new();
     items.push(match engine.run(&request("run", &["true"], None)).await {
@@ -255,6 +289,27 @@ mod tests {
             )
             .contains("docker group")
         );
+    }
+
+    #[test]
+    fn a_missing_image_the_course_needs_points_to_prepare() {
+        let advice = missing_image_advice("debian:bookworm-slim", true);
+        assert!(advice.starts_with("run `dockgrade prepare`"), "{advice}");
+        assert!(
+            advice.contains("`dockgrade prepare --from images.tar`"),
+            "{advice}"
+        );
+        assert!(
+            advice.contains("`dockgrade prepare --save images.tar`"),
+            "{advice}"
+        );
+        assert!(
+            advice.ends_with("or `docker pull debian:bookworm-slim`"),
+            "{advice}"
+        );
+        let other = missing_image_advice("busybox:1.35", false);
+        assert!(other.starts_with("`docker pull busybox:1.35`"), "{other}");
+        assert!(!other.contains("dockgrade prepare"), "{other}");
     }
 
     #[test]

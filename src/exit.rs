@@ -47,6 +47,14 @@ pub mod help {
         0    this machine can take the course\n  \
         1    something needs fixing (each item says what to do)\n  \
         2    bad command line";
+    /// `prepare`.
+    pub const PREPARE: &str = "Exit codes:\n  \
+        0    every image the exercises need is on the daemon (and saved, with --save)\n  \
+        1    an image is still missing (the output says how to get it)\n  \
+        2    bad command line, exercise spec, or --from/--save file\n  \
+        3    the Docker daemon failed\n  \
+        130  Ctrl-C (SIGINT): no half-written archive is left\n  \
+        143  SIGTERM: likewise";
     /// Commands that do not grade (`list`, `lint`, `show`, `init`, `merge`,
     /// `clean`, `completions`, `man`).
     pub const PLAIN: &str = "Exit codes:\n  \
@@ -95,6 +103,17 @@ mod tests {
                 ],
             ),
             (help::DOCTOR, &[SUCCESS, CHECK_FAILED, USAGE_OR_SPEC]),
+            (
+                help::PREPARE,
+                &[
+                    SUCCESS,
+                    CHECK_FAILED,
+                    USAGE_OR_SPEC,
+                    INFRASTRUCTURE,
+                    INTERRUPTED,
+                    TERMINATED,
+                ],
+            ),
             (help::PLAIN, &[SUCCESS, USAGE_OR_SPEC, INFRASTRUCTURE]),
         ] {
             for code in codes {

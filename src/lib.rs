@@ -21,9 +21,10 @@
 //! - `runner`: drives the flow for each exercise and sends `event`s, the
 //!   one channel to `report` (terminal, JSON, JUnit, one file per format).
 //! - `validate` and `doctor`: the course's own CI, and the student's
-//!   machine check; `cli` is the command line around it all, `signal` the
-//!   handling of Ctrl-C and SIGTERM, `names` what we call what we create,
-//!   `owner` which process created it.
+//!   machine check; `prepare`, which images the course needs (`dockgrade
+//!   prepare` puts them on the daemon). `cli` is the command line around
+//!   it all, `signal` the handling of Ctrl-C and SIGTERM, `names` what we
+//!   call what we create, `owner` which process created it.
 //!
 //! Only what the integration tests need is public: the spec model and
 //! parser, the build-context walk (compared with `docker build`), and the
@@ -51,6 +52,7 @@ mod names;
 mod observation;
 mod owner;
 mod plan;
+mod prepare;
 mod replay;
 mod report;
 mod runner;

@@ -7,6 +7,7 @@ use crate::catalog::{self, CourseDir, Found};
 use crate::doctor;
 use crate::error::Error;
 use crate::exit;
+use crate::prepare::read_dockerfiles;
 use crate::report::Style;
 
 pub(super) fn run(course: Result<CourseDir, Error>) -> Result<i32, Error> {
@@ -17,8 +18,12 @@ pub(super) fn run(course: Result<CourseDir, Error>) -> Result<i32, Error> {
         .map_err(|e| e.to_string())
         .and_then(|c| catalog::load_dir(&c.exercises).map_err(|e| e.to_string()));
     let exercises = loaded.as_ref().cloned().unwrap_or_default();
+    let dockerfiles = course
+        .as_ref()
+        .map(|c| read_dockerfiles(&exercises, &c.starters()))
+        .unwrap_or_default();
     let mut items = vec![course_item(course.as_ref().ok(), &loaded)];
-    items.extend(runtime()?.block_on(doctor::diagnose(&exercises)));
+    items.extend(runtime()?.block_on(doctor::diagnose(&exercises, &dockerfiles)));
     let style = Style::for_terminal(io::stdout().is_terminal());
     say_raw!("{}", doctor::render(&items, style));
     Ok(if items.iter().all(|i| i.ok) {

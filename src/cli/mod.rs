@@ -33,6 +33,7 @@ mod lint;
 mod list;
 mod man;
 mod merge;
+mod prepare;
 mod show;
 mod validate;
 mod watch;
@@ -109,6 +110,10 @@ enum Command {
         #[command(flatten)]
         course: Course,
     },
+    /// Make every image the exercises need present: pull what is missing,
+    /// or load it from an archive (--from) that --save wrote elsewhere.
+    #[command(after_help = exit::help::PREPARE)]
+    Prepare(prepare::PrepareArgs),
     /// Remove what finished runs left on the daemon (runs still in
     /// progress, here or elsewhere, are kept unless asked).
     #[command(after_help = exit::help::PLAIN)]
@@ -210,6 +215,7 @@ pub fn main() -> i32 {
         Command::Merge(args) => merge::run(args),
         Command::Export(args) => export::run(args),
         Command::Doctor { course } => doctor::run(course.locate()),
+        Command::Prepare(args) => prepare::run(args),
         Command::Clean(args) => clean::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

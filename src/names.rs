@@ -78,6 +78,11 @@ pub fn probe_container(run_id: &str, n: u64) -> String {
     format!("dockgrade-{run_id}-probe-{n}")
 }
 
+/// The network of one exercise's run: `dockgrade-<run>-<exercise>`.
+pub fn exercise_network(run_id: &str, exercise: &str) -> String {
+    format!("dockgrade-{run_id}-{exercise}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,9 +108,4 @@ mod tests {
         );
         assert_eq!(run_filter("x"), "io.dockgrade.run=x");
     }
-}
-
-/// The network of one exercise's run: `dockgrade-<run>-<exercise>`.
-pub fn exercise_network(run_id: &str, exercise: &str) -> String {
-    format!("dockgrade-{run_id}-{exercise}")
 }

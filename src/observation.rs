@@ -31,7 +31,7 @@ pub struct StepObservation {
     pub push: Option<PushFacts>,
     /// The answers to the requests the step's checks make, by request
     /// (as written, placeholders and all).
-    pub http: BTreeMap<crate::spec::HttpRequest, Result<HttpAnswer, String>>,
+    pub http: BTreeMap<crate::spec::HttpRequest, Result<HttpAnswer, Unanswered>>,
     /// Bytes under a service's path when the step had finished.
     pub disk: BTreeMap<crate::spec::DiskProbe, Result<u64, String>>,
     /// For a step not attempted: the step whose failure stopped it, followed
@@ -91,6 +91,15 @@ pub struct HttpAnswer {
     pub body: String,
 }
 
+/// A request that got no answer, and whose doing that is: the student's
+/// own container (live) not answering fails the check; a service the
+/// grader started not answering is the grader's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswered {
+    pub why: String,
+    pub students: bool,
+}
+
 /// Fills the placeholders of `text` from what earlier steps recorded.
 pub fn expand(text: &str, obs: &Observations) -> Result<String, String> {
     use crate::spec::Placeholder;
@@ -99,6 +108,16 @@ pub fn expand(text: &str, obs: &Observations) -> Result<String, String> {
     let mut at = 0;
     for (range, p) in found {
         out.push_str(&text[at..range.start]);
+        if let Placeholder::Id { step } = &p {
+            let image = obs
+                .steps
+                .get(step)
+                .and_then(|s| s.image.as_ref())
+                .ok_or_else(|| format!("step `{step}` has no image"))?;
+            out.push_str(&image.id);
+            at = range.end;
+            continue;
+        }
         let push = obs
             .steps
             .get(p.step())
@@ -106,6 +125,7 @@ pub fn expand(text: &str, obs: &Observations) -> Result<String, String> {
             .ok_or_else(|| format!("step `{}` pushed nothing", p.step()))?;
         match p {
             Placeholder::Digest { .. } => out.push_str(&push.digest),
+            Placeholder::Id { .. } => {}
             Placeholder::Layer { step, index } => {
                 let n = push.layers.len() as i64;
                 let i = if index < 0 { n + index } else { index };

@@ -25,10 +25,16 @@ fn exercise(ws: &Workspace, id: &str, body: &str) {
 fn assert_no_pushed_references(run_id: &str, report: &serde_json::Value) {
     let out = docker(&["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
     let tags = String::from_utf8_lossy(&out.stdout);
-    for step in report["exercises"][0]["steps"].as_array().into_iter().flatten() {
+    for step in report["exercises"][0]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if step["kind"] == "push" {
             assert!(
-                !tags.lines().any(|t| t.starts_with("127.0.0.1:") && t.contains("dockgrade-test")),
+                !tags
+                    .lines()
+                    .any(|t| t.starts_with("127.0.0.1:") && t.contains("dockgrade-test")),
                 "run {run_id} left a pushed reference: {tags}"
             );
         }
@@ -134,7 +140,10 @@ http = {{ service = "web", method = "HEAD", path = "/index.html", status = [200,
     let actual = gone["actual"].as_str().unwrap();
     assert!(actual.contains("GET /index.html answered 200"), "{actual}");
     assert!(actual.contains("hello"), "the body explains: {actual}");
-    assert_eq!(check_named(&report, "HEAD answers without a body")["status"], "passed");
+    assert_eq!(
+        check_named(&report, "HEAD answers without a body")["status"],
+        "passed"
+    );
 }
 
 #[test]
@@ -265,7 +274,13 @@ exit_code = 0
     ws.write("submission/.keep", "");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
         .current_dir(ws.path("."))
-        .args(["check", "interrupted", "--submission", "submission", "--json"])
+        .args([
+            "check",
+            "interrupted",
+            "--submission",
+            "submission",
+            "--json",
+        ])
         .arg(ws.path("report.json"))
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
@@ -275,7 +290,13 @@ exit_code = 0
     // Wait until the run step's container is up: the service is by then.
     let deadline = Instant::now() + Duration::from_secs(120);
     let run_container = loop {
-        let out = docker(&["ps", "--format", "{{.Names}}", "--filter", "name=-interrupted-wait"]);
+        let out = docker(&[
+            "ps",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            "name=-interrupted-wait",
+        ]);
         let names = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if !names.is_empty() {
             break names;
@@ -289,11 +310,13 @@ exit_code = 0
         .next()
         .unwrap()
         .to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let status = child.wait().unwrap();
     assert!(!status.success());
     common::assert_nothing_left(&run_id);

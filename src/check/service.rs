@@ -15,10 +15,15 @@ pub(super) fn http(want: &HttpExpectation, step: &StepObservation, obs: &Observa
     };
     let answer: &HttpAnswer = match step.http.get(request) {
         Some(Ok(answer)) => answer,
-        Some(Err(why)) => {
+        Some(Err(failure)) => {
+            let status = if failure.students {
+                Status::Failed
+            } else {
+                Status::Error
+            };
             return Err((
-                Status::Error,
-                format!("{} {}: {why}", request.method, request.path),
+                status,
+                format!("{} {}: {}", request.method, request.path, failure.why),
             ));
         }
         None => return Err(super::unavailable(step)),
@@ -43,7 +48,22 @@ pub(super) fn http(want: &HttpExpectation, step: &StepObservation, obs: &Observa
         });
     }
     if let Some(j) = &want.json {
-        let (good, wanted, seen) = json(j, &answer.body);
+        let fill =
+            |v: &Option<serde_json::Value>| -> Result<Option<serde_json::Value>, (Status, String)> {
+                Ok(match v {
+                    Some(serde_json::Value::String(t)) => Some(serde_json::Value::String(
+                        expand(t, obs)
+                            .map_err(|why| (Status::Skipped, format!("not run: {why}")))?,
+                    )),
+                    other => other.clone(),
+                })
+            };
+        let j = JsonExpectation {
+            pointer: j.pointer.clone(),
+            equals: fill(&j.equals)?,
+            contains: fill(&j.contains)?,
+        };
+        let (good, wanted, seen) = json(&j, &answer.body);
         ok &= good;
         expected.push(wanted);
         actual.push(seen);
@@ -187,6 +207,7 @@ mod tests {
     fn request(path: &str) -> HttpRequest {
         HttpRequest {
             service: "registry".into(),
+            port: None,
             method: "HEAD".into(),
             path: path.into(),
             headers: BTreeMap::new(),

@@ -7,8 +7,8 @@
 //! and streams its export into the layer scanner; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
 //! student's own containers; [`service`] runs an exercise's services on
-//! its own network, execs in them, asks them over HTTP and pushes to a
-//! registry service; [`cleanup`] removes what a run created, and
+//! its own network and execs in them; [`registry`] asks services over HTTP
+//! and pushes to a registry service; [`cleanup`] removes what a run created, and
 //! what a replay for `validate` recorded; [`transfer`] pulls images with
 //! per-layer progress, and saves and loads image archives (`prepare`). The engine takes its own request
 //! types and returns [`observation`](crate::observation) facts: it knows
@@ -22,6 +22,7 @@ mod cleanup;
 mod image;
 mod layers;
 mod live;
+mod registry;
 mod run;
 mod sandbox;
 mod service;

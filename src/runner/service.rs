@@ -7,10 +7,14 @@
 
 use crate::engine::{Engine, Ready, ServiceRequest};
 use crate::names;
-use crate::observation::{Observations, ServiceFacts, StepObservation, StepStatus, expand};
+use crate::observation::{
+    Observations, ServiceFacts, StepObservation, StepStatus, Unanswered, expand,
+};
 use crate::plan::{PlannedStep, Probe};
 use crate::sandbox::{Network, Sandbox};
-use crate::spec::{ExecStep, Exercise, ImageSource, PullPolicy, PushStep, Readiness, ServiceStep};
+use crate::spec::{
+    ExecStep, Exercise, HttpRequest, ImageSource, PullPolicy, PushStep, Readiness, ServiceStep,
+};
 
 /// Starts a service and waits until it is ready.
 pub(super) async fn service_step(
@@ -134,6 +138,62 @@ pub(super) async fn exec_step(
     }
 }
 
+/// A host port on 127.0.0.1 to ask, and whose it is.
+struct Target {
+    number: u16,
+    /// A student's own container (live): its silence is theirs.
+    students: bool,
+}
+
+/// Where a request goes: a service's published port, or the host port a
+/// student's container (live) publishes the asked container port on.
+fn target_port(
+    request: &HttpRequest,
+    o: &StepObservation,
+    done: &Observations,
+    find: &dyn Fn(&str, &StepObservation) -> Result<ServiceFacts, String>,
+) -> Result<Target, Unanswered> {
+    let container = if o.step == request.service {
+        o.container.as_ref()
+    } else {
+        done.steps
+            .get(&request.service)
+            .and_then(|s| s.container.as_ref())
+    };
+    if let Some(container) = container {
+        let wanted = format!("{}/tcp", request.port.unwrap_or_default());
+        let published = container
+            .ports
+            .iter()
+            .find(|(port, _, host_port)| *port == wanted && host_port.is_some())
+            .and_then(|(_, _, host_port)| *host_port);
+        return published
+            .map(|number| Target {
+                number,
+                students: true,
+            })
+            .ok_or_else(|| Unanswered {
+                why: format!(
+                    "container `{}` publishes no host port for {wanted}",
+                    container.name
+                ),
+                students: true,
+            });
+    }
+    let failed = |why: String| Unanswered {
+        why,
+        students: false,
+    };
+    let service = find(&request.service, o).map_err(failed)?;
+    service
+        .host_port
+        .map(|number| Target {
+            number,
+            students: false,
+        })
+        .ok_or_else(|| failed(format!("service `{}` publishes no port", request.service)))
+}
+
 /// Makes the requests and disk measurements the step's checks need, now
 /// that it has finished. `done` holds the steps finished before; `o` is
 /// this one (a service's checks ask the service itself).
@@ -154,16 +214,23 @@ pub(super) async fn ask_services(
     };
     for request in &probe.http {
         let answer = async {
-            let service = find(&request.service, o)?;
-            let port = service
-                .host_port
-                .ok_or_else(|| format!("service `{}` publishes no port", request.service))?;
-            let path = expand(&request.path, done)?;
+            let port = target_port(request, o, done, &find)?;
+            let failed = |why: String| Unanswered {
+                why,
+                students: false,
+            };
+            let path = expand(&request.path, done).map_err(failed)?;
             let mut headers = std::collections::BTreeMap::new();
             for (k, v) in &request.headers {
-                headers.insert(k.clone(), expand(v, done)?);
+                headers.insert(k.clone(), expand(v, done).map_err(failed)?);
             }
-            engine.http(port, &request.method, &path, &headers).await
+            engine
+                .http(port.number, &request.method, &path, &headers)
+                .await
+                .map_err(|why| Unanswered {
+                    why,
+                    students: port.students,
+                })
         }
         .await;
         o.http.insert(request.clone(), answer);

@@ -10,6 +10,7 @@
 
 mod kinds;
 mod parse;
+mod services;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +19,10 @@ use std::time::Duration;
 pub use kinds::AssertionKind;
 pub use parse::parse_exercise;
 use regex::Regex;
+pub use services::{
+    DiskExpectation, DiskProbe, ExecStep, HttpExpectation, HttpRequest, JsonExpectation,
+    Placeholder, PushStep, Readiness, ServiceStep,
+};
 
 use crate::observation::FileType;
 use crate::sandbox::{Limits, Network, Sandbox};
@@ -151,54 +156,6 @@ pub enum StepKind {
     Push(PushStep),
     /// Run a command inside a running service.
     Exec(ExecStep),
-}
-
-/// A long-running container: on the exercise's network under its step
-/// name, its `port` published on 127.0.0.1 (a free host port) for the
-/// grader's own requests.
-#[derive(Debug, Clone)]
-pub struct ServiceStep {
-    pub image: ImageSource,
-    pub cmd: Option<Vec<String>>,
-    pub env: BTreeMap<String, String>,
-    /// The container port that answers (TCP).
-    pub port: Option<u16>,
-    pub ready: Readiness,
-    /// How long it may take to become ready.
-    pub timeout: Duration,
-    pub limits: Limits,
-}
-
-/// When a service counts as started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
-    /// Its container is running.
-    Running,
-    /// Its port accepts a TCP connection.
-    Port,
-    /// `GET` of this path on its port answers 2xx.
-    Http(String),
-}
-
-/// Push a step's image to a registry service under each of `tags`.
-#[derive(Debug, Clone)]
-pub struct PushStep {
-    /// The build or image step whose image is pushed.
-    pub image: String,
-    /// The service step of the registry.
-    pub registry: String,
-    /// `repository:tag` in that registry (`course/app:1.0`).
-    pub tags: Vec<String>,
-    pub timeout: Duration,
-}
-
-/// A command run inside a service's container (`docker exec`).
-#[derive(Debug, Clone)]
-pub struct ExecStep {
-    pub service: String,
-    pub cmd: Vec<String>,
-    pub user: Option<String>,
-    pub timeout: Duration,
 }
 
 /// The kind of a step without its data: what reports and messages call it.
@@ -443,116 +400,10 @@ pub enum Assertion {
     Container(ContainerExpectation),
     /// A request from the grader to a service, made when the check's step
     /// has finished, and what its answer must be.
-    Http(HttpExpectation),
+    Http(Box<HttpExpectation>),
     /// Bytes under a path of a service's container, measured when the
     /// check's step has finished.
     Disk(DiskExpectation),
-}
-
-/// A request to a service, as the spec writes it. `path` and header
-/// values may name what earlier steps recorded: `{push-v1.digest}`,
-/// `{push-v1.layers[-1]}` (see [`Placeholder`]).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct HttpRequest {
-    pub service: String,
-    pub method: String,
-    pub path: String,
-    pub headers: BTreeMap<String, String>,
-}
-
-/// What an answer must be; every part given must hold.
-#[derive(Debug, Clone, Default)]
-pub struct HttpExpectation {
-    pub request: Option<HttpRequest>,
-    /// One of these status codes.
-    pub status: Vec<u16>,
-    /// Response headers (names case-insensitive) and what they must say.
-    pub header: BTreeMap<String, TextMatcher>,
-    /// A value inside a JSON body, by JSON pointer (RFC 6901).
-    pub json: Option<JsonExpectation>,
-    pub body: Option<TextMatcher>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonExpectation {
-    pub pointer: String,
-    /// The value there equals this.
-    pub equals: Option<serde_json::Value>,
-    /// The array there has this element, or the string there contains it.
-    pub contains: Option<serde_json::Value>,
-}
-
-/// Where disk use is measured: a path in a service's container.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct DiskProbe {
-    pub service: String,
-    pub path: String,
-}
-
-/// Bounds on the bytes under a service's path; every bound given holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiskExpectation {
-    pub probe: DiskProbe,
-    pub max: Option<u64>,
-    /// At least `by` bytes more than when that step finished.
-    pub grew_since: Option<(String, u64)>,
-    /// At least `by` bytes fewer than when that step finished.
-    pub shrank_since: Option<(String, u64)>,
-}
-
-/// A value an earlier step recorded, named in a request: `{STEP.digest}`
-/// (a push's manifest digest) or `{STEP.layers[i]}` (the digest of its
-/// manifest's layer `i`; negative counts from the top).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Placeholder {
-    Digest { step: String },
-    Layer { step: String, index: i64 },
-}
-
-impl Placeholder {
-    pub fn step(&self) -> &str {
-        match self {
-            Placeholder::Digest { step } | Placeholder::Layer { step, .. } => step,
-        }
-    }
-
-    /// The placeholders of `text`, in order, or what is wrong with one.
-    pub fn scan(text: &str) -> Result<Vec<(std::ops::Range<usize>, Placeholder)>, String> {
-        let mut found = Vec::new();
-        let mut rest = 0;
-        while let Some(open) = text[rest..].find('{').map(|i| rest + i) {
-            let Some(close) = text[open..].find('}').map(|i| open + i) else {
-                return Err(format!("`{{` at {} is not closed", open + 1));
-            };
-            let inner = &text[open + 1..close];
-            let (step, field) = inner.split_once('.').ok_or_else(|| {
-                format!("`{{{inner}}}` must be `{{STEP.digest}}` or `{{STEP.layers[N]}}`")
-            })?;
-            let placeholder = if field == "digest" {
-                Placeholder::Digest {
-                    step: step.to_string(),
-                }
-            } else if let Some(n) = field
-                .strip_prefix("layers[")
-                .and_then(|f| f.strip_suffix(']'))
-            {
-                let index = n.parse::<i64>().map_err(|_| {
-                    format!("`{{{inner}}}`: the layer index must be a whole number")
-                })?;
-                Placeholder::Layer {
-                    step: step.to_string(),
-                    index,
-                }
-            } else {
-                return Err(format!(
-                    "`{{{inner}}}` must be `{{STEP.digest}}` or `{{STEP.layers[N]}}`"
-                ));
-            };
-            found.push((open..close + 1, placeholder));
-            rest = close + 1;
-        }
-        Ok(found)
-    }
 }
 
 /// What an existing container must look like; only listed fields are compared.

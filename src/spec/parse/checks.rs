@@ -143,7 +143,7 @@ fn points(diag: &mut Diagnostics, t: &Table) -> Option<u32> {
 fn applies(kind: AssertionKind, step: StepType) -> Result<(), &'static str> {
     use AssertionKind as A;
     match (kind, step) {
-        (A::Http | A::Disk, StepType::Container) => Err("asks a service; a live exercise has none"),
+        (A::Disk, StepType::Container) => Err("measures a service; a live exercise has none"),
         (A::Http | A::Disk, _) => Ok(()),
         (A::Container, StepType::Container) => Ok(()),
         (A::Container, _) => Err("applies to container steps only"),

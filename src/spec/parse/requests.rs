@@ -28,11 +28,71 @@ pub(super) fn http(
     t.only(
         diag,
         &[
-            "service", "method", "path", "headers", "status", "header", "json", "body",
+            "service", "port", "method", "path", "headers", "status", "header", "json", "body",
         ],
     );
     let before = diag.count();
-    let service = service(diag, &t, step, steps);
+    let request = request(diag, &t, step, steps);
+    let status = t
+        .entry("status")
+        .map(|s| statuses(diag, &s))
+        .unwrap_or_default();
+    let mut header = BTreeMap::new();
+    if let Some(h) = t.entry("header").and_then(|h| h.table(diag)) {
+        for (name, _) in h.table.iter() {
+            let name: &str = name.get_ref().as_ref();
+            let Some(m) = h.entry(name) else { continue };
+            if let Some(matcher) = matcher(diag, &m, step, steps) {
+                header.insert(name.to_ascii_lowercase(), matcher);
+            }
+        }
+    }
+    let json = t.entry("json").and_then(|j| json(diag, &j, step, steps));
+    let body = t.entry("body").and_then(|b| matcher(diag, &b, step, steps));
+    if !["status", "header", "json", "body"]
+        .iter()
+        .any(|k| t.has(k))
+    {
+        f.invalid(
+            diag,
+            "`http` needs at least one of status, header, json, body",
+        );
+        return None;
+    }
+    if diag.count() != before {
+        return None;
+    }
+    Some(Assertion::Http(Box::new(HttpExpectation {
+        request: Some(request?),
+        status,
+        header,
+        json,
+        body,
+    })))
+}
+
+/// The request of an `http` check: `service`, `port`, `method`, `path`,
+/// `headers`.
+fn request(diag: &mut Diagnostics, t: &Table, step: &Step, steps: &[Step]) -> Option<HttpRequest> {
+    let service = service(diag, t, step, steps, true);
+    let port = t.entry("port").and_then(|p| {
+        let n = p.unsigned(diag)?;
+        match u16::try_from(n) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                p.invalid(diag, "a port is a number from 1 to 65535");
+                None
+            }
+        }
+    });
+    let asks_a_container = service.as_ref().is_some_and(|name| {
+        steps
+            .iter()
+            .any(|s| &s.name == name && s.kind.step_type() == StepType::Container)
+    });
+    if asks_a_container && port.is_none() {
+        t.missing(diag, "port");
+    }
     let method = match t.entry("method") {
         None => Some("GET".to_string()),
         Some(m) => m.string(diag).and_then(|s| {
@@ -69,63 +129,37 @@ pub(super) fn http(
             ok.then_some(map)
         })
         .unwrap_or_default();
-    let status = t
-        .entry("status")
-        .map(|s| statuses(diag, &s))
-        .unwrap_or_default();
-    let mut header = BTreeMap::new();
-    if let Some(h) = t.entry("header").and_then(|h| h.table(diag)) {
-        for (name, _) in h.table.iter() {
-            let name: &str = name.get_ref().as_ref();
-            let Some(m) = h.entry(name) else { continue };
-            if let Some(matcher) = matcher(diag, &m, step, steps) {
-                header.insert(name.to_ascii_lowercase(), matcher);
-            }
-        }
-    }
-    let json = t.entry("json").and_then(|j| json(diag, &j));
-    let body = t.entry("body").and_then(|b| matcher(diag, &b, step, steps));
-    if !["status", "header", "json", "body"]
-        .iter()
-        .any(|k| t.has(k))
-    {
-        f.invalid(
-            diag,
-            "`http` needs at least one of status, header, json, body",
-        );
-        return None;
-    }
-    if diag.count() != before {
-        return None;
-    }
-    Some(Assertion::Http(HttpExpectation {
-        request: Some(HttpRequest {
-            service: service?,
-            method: method?,
-            path: path?,
-            headers,
-        }),
-        status,
-        header,
-        json,
-        body,
-    }))
+    Some(HttpRequest {
+        service: service?,
+        port,
+        method: method?,
+        path: path?,
+        headers,
+    })
 }
 
 /// `service`: a service step that is up when the check's step has finished
-/// (declared before it, or the step itself).
-fn service(diag: &mut Diagnostics, t: &Table, step: &Step, steps: &[Step]) -> Option<String> {
+/// (declared before it, or the step itself); for `http`, a live exercise's
+/// container step too (the student's own service).
+fn service(
+    diag: &mut Diagnostics,
+    t: &Table,
+    step: &Step,
+    steps: &[Step],
+    containers_too: bool,
+) -> Option<String> {
     let Some(f) = t.entry("service") else {
         t.missing(diag, "service");
         return None;
     };
     let name = f.string(diag)?;
     let position = |n: &str| steps.iter().position(|s| s.name == n);
+    let fits = |kind: StepType| {
+        kind == StepType::Service || (containers_too && kind == StepType::Container)
+    };
     match (position(&name), position(&step.name)) {
-        (Some(i), Some(j)) if steps[i].kind.step_type() == StepType::Service && i <= j => {
-            Some(name)
-        }
-        (Some(i), _) if steps[i].kind.step_type() == StepType::Service => {
+        (Some(i), Some(j)) if fits(steps[i].kind.step_type()) && i <= j => Some(name),
+        (Some(i), _) if fits(steps[i].kind.step_type()) => {
             f.invalid(
                 diag,
                 format!("service `{name}` is declared after step `{}`", step.name),
@@ -161,11 +195,21 @@ fn placeholders(
         .unwrap_or(steps.len());
     for (_, p) in found {
         let named = steps.iter().take(limit + 1).find(|s| s.name == p.step());
-        if !named.is_some_and(|s| s.kind.step_type() == StepType::Push) {
+        let (fits, what) = match p {
+            Placeholder::Id { .. } => (
+                named.is_some_and(|s| s.kind.yields_image()),
+                "an image or build step",
+            ),
+            _ => (
+                named.is_some_and(|s| s.kind.step_type() == StepType::Push),
+                "a push step",
+            ),
+        };
+        if !fits {
             f.invalid(
                 diag,
                 format!(
-                    "`{{{}.…}}` must name a push step declared before step `{}`",
+                    "`{{{}.…}}` must name {what} declared before step `{}`",
                     p.step(),
                     step.name
                 ),
@@ -217,7 +261,7 @@ fn matcher(diag: &mut Diagnostics, f: &Entry, step: &Step, steps: &[Step]) -> Op
 }
 
 /// `json = { pointer = "/tags", equals = […] }` or `contains = "2.0"`.
-fn json(diag: &mut Diagnostics, f: &Entry) -> Option<JsonExpectation> {
+fn json(diag: &mut Diagnostics, f: &Entry, step: &Step, steps: &[Step]) -> Option<JsonExpectation> {
     let t = f.table(diag)?;
     t.only(diag, &["pointer", "equals", "contains"]);
     let pointer = match t.entry("pointer") {
@@ -251,6 +295,13 @@ fn json(diag: &mut Diagnostics, f: &Entry) -> Option<JsonExpectation> {
     };
     let equals = value("equals", diag);
     let contains = value("contains", diag);
+    for (key, v) in [("equals", &equals), ("contains", &contains)] {
+        if let (Some(serde_json::Value::String(text)), Some(e)) = (v, t.entry(key))
+            && !placeholders(diag, &e, text, step, steps)
+        {
+            return None;
+        }
+    }
     if equals.is_none() && contains.is_none() {
         f.invalid(diag, "`json` needs `equals` or `contains`");
         return None;
@@ -298,7 +349,7 @@ pub(super) fn disk(
         &["service", "path", "max", "grew_since", "shrank_since", "by"],
     );
     let before = diag.count();
-    let service = service(diag, &t, step, steps);
+    let service = service(diag, &t, step, steps, false);
     let path = match t.entry("path") {
         Some(p) => p.container_path(diag),
         None => {

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+docker container run -d --name registry registry:2 >/dev/null
+docker image tag hello-world localhost:5000/course/hello:1.0
+docker image push localhost:5000/course/hello:1.0 || true
+docker image rm localhost:5000/course/hello:1.0 >/dev/null
+docker image pull localhost:5000/course/hello:1.0 || true

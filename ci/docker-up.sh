@@ -38,7 +38,10 @@ if ! daemon_answers; then
     apt-get install -y -qq docker.io >/dev/null 2>&1 || die "apt-get install docker.io failed"
   fi
   [ "$(id -u)" -eq 0 ] || die "no daemon answers; start one (sudo systemctl start docker) or set DOCKER_HOST"
-  if ! pgrep -x dockerd >/dev/null 2>&1; then
+  # The system daemon, not any dockerd: a rootless one (ci/rootless-up.sh)
+  # runs under the same name with a pid file of its own.
+  main_pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [ -z "$main_pid" ] || ! kill -0 "$main_pid" 2>/dev/null; then
     # A stale pid file from a killed daemon stops a new one from starting.
     rm -f /var/run/docker.pid
     nohup dockerd >>"$DOCKERD_LOG" 2>&1 &

@@ -43,9 +43,11 @@ impl Error {
             Error::Validate(ValidateError::Course(_)) => exit::USAGE_OR_SPEC,
             Error::Engine(_)
             | Error::Infrastructure(_)
-            | Error::Validate(ValidateError::Daemon(_) | ValidateError::Replay(_)) => {
-                exit::INFRASTRUCTURE
-            }
+            | Error::Validate(
+                ValidateError::Daemon(_)
+                | ValidateError::Replay(_)
+                | ValidateError::MissingDaemon(_),
+            ) => exit::INFRASTRUCTURE,
         }
     }
 

@@ -14,6 +14,17 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default)]
 pub struct Observations {
     pub steps: BTreeMap<String, StepObservation>,
+    /// The daemon the exercise ran on, when a check asks about it.
+    pub daemon: Option<DaemonFacts>,
+}
+
+/// What the daemon says about itself (`docker info`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DaemonFacts {
+    pub rootless: bool,
+    pub storage_driver: String,
+    /// `name=seccomp,profile=default` → `seccomp`, `name=rootless` → `rootless`.
+    pub security_options: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

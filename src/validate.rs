@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Status;
-use crate::engine::{self, Engine, EngineError};
+use crate::engine::{Engine, EngineError};
 use crate::event::ExerciseResult;
 use crate::exit;
 use crate::names;
@@ -40,6 +40,9 @@ pub(crate) enum ValidateError {
     /// A live case's commands could not be run to their end.
     #[error("{0}")]
     Replay(String),
+    /// A case needs a daemon that is not there (a rootless one).
+    #[error("{0}")]
+    MissingDaemon(String),
 }
 
 /// `solutions/<id>/wrong/<case>/expect.toml`.
@@ -148,6 +151,52 @@ pub(crate) struct Case {
     pub expect: Option<Expectation>,
     /// What a correct variant does differently (`ok/<case>/about.toml`).
     pub approach: Option<String>,
+    /// The daemon a live case is graded on, when not the one validate was
+    /// given (`<case>/daemon.toml`: `host = "rootless"`).
+    pub daemon: Option<CaseDaemon>,
+}
+
+/// A daemon other than validate's own that a live case needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CaseDaemon {
+    /// A rootless daemon on this machine, at `$DOCKGRADE_ROOTLESS_HOST`
+    /// (what `ci/rootless-up.sh` prints).
+    Rootless,
+}
+
+/// `<case>/daemon.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DaemonFile {
+    host: CaseDaemon,
+}
+
+/// The variable naming the rootless daemon that cases may need.
+pub(crate) const ROOTLESS_HOST_VAR: &str = "DOCKGRADE_ROOTLESS_HOST";
+
+/// The daemon a case folder asks for, if any.
+fn case_daemon(dir: &Path) -> Result<Option<CaseDaemon>, ValidateError> {
+    let file = dir.join("daemon.toml");
+    if !file.is_file() {
+        return Ok(None);
+    }
+    let chosen: DaemonFile = read_toml(&file)?;
+    Ok(Some(chosen.host))
+}
+
+/// Where a case's daemon answers: validate's own, or the one it names.
+fn case_host(case: &Case, default: &str) -> Result<String, ValidateError> {
+    match case.daemon {
+        None => Ok(default.to_string()),
+        Some(CaseDaemon::Rootless) => match std::env::var(ROOTLESS_HOST_VAR) {
+            Ok(host) if !host.trim().is_empty() => Ok(host.trim().to_string()),
+            _ => Err(ValidateError::MissingDaemon(format!(
+                "case {} is graded on a rootless daemon: start one (as root, `ci/rootless-up.sh` does and prints its address) and set {ROOTLESS_HOST_VAR} to that address",
+                case.dir.display()
+            ))),
+        },
+    }
 }
 
 /// `solutions/<id>/ok/<case>/about.toml`: a correct solution that is not
@@ -174,11 +223,13 @@ pub(crate) fn cases(exercise: &Exercise, solutions: &Path) -> Result<Vec<Case>, 
         dir: dir.clone(),
         expect: None,
         approach: None,
+        daemon: case_daemon(&dir)?,
     }];
     for (label, case) in folders(&dir, "ok") {
         let about: About = read_toml(&case.join("about.toml"))?;
         out.push(Case {
             label,
+            daemon: case_daemon(&case)?,
             dir: case,
             expect: None,
             approach: Some(about.approach),
@@ -198,6 +249,7 @@ pub(crate) fn cases(exercise: &Exercise, solutions: &Path) -> Result<Vec<Case>, 
         }
         out.push(Case {
             label,
+            daemon: case_daemon(&case)?,
             dir: case,
             expect: Some(expect),
             approach: None,
@@ -318,6 +370,11 @@ pub(crate) async fn validate(
         all.extend(cases(ex, solutions)?.into_iter().map(|c| (ex, c)));
     }
     let total = all.len();
+    // A case that needs a daemon which is not there fails now, not after
+    // the rest of the course has been graded.
+    for (_, case) in &all {
+        case_host(case, host)?;
+    }
     let (live, check): (Vec<_>, Vec<_>) =
         all.into_iter().partition(|(ex, _)| ex.mode == Mode::Live);
     let mut graded = futures_util::stream::iter(check)
@@ -325,7 +382,7 @@ pub(crate) async fn validate(
             let engine = Engine::connect_to(host, &names::new_run_id())
                 .await?
                 .stopped_with(engine);
-            let result = grade_case(&engine, ex, &case, solutions, STEP_JOBS).await?;
+            let result = grade_case(&engine, host, ex, &case, solutions, STEP_JOBS).await?;
             Ok::<_, ValidateError>((ex, case, result))
         })
         .buffer_unordered(jobs.max(1));
@@ -339,7 +396,16 @@ pub(crate) async fn validate(
         if engine.is_cancelled() {
             break;
         }
-        let result = grade_case(engine, ex, &case, solutions, STEP_JOBS).await?;
+        let result = match case.daemon {
+            None => grade_case(engine, host, ex, &case, solutions, STEP_JOBS).await?,
+            Some(_) => {
+                let other = case_host(&case, host)?;
+                let elsewhere = Engine::connect_to(&other, &names::new_run_id())
+                    .await?
+                    .stopped_with(engine);
+                grade_case(&elsewhere, &other, ex, &case, solutions, STEP_JOBS).await?
+            }
+        };
         record(report, ex, &case, result);
         progress(report.cases.len(), total);
     }
@@ -375,6 +441,7 @@ fn record(report: &mut ValidateReport, ex: &Exercise, case: &Case, result: Optio
 /// end.
 async fn grade_case(
     engine: &Engine,
+    host: &str,
     ex: &Exercise,
     case: &Case,
     solutions: &Path,
@@ -382,7 +449,7 @@ async fn grade_case(
 ) -> Result<Option<ExerciseResult>, ValidateError> {
     let replayed = match ex.mode {
         Mode::Live => {
-            let (recorded, outcome) = replay(engine.run_id(), &case.dir, solutions).await;
+            let (recorded, outcome) = replay(engine.run_id(), host, &case.dir, solutions).await;
             if let Err(e) = outcome {
                 // The replay's own failure is the one to report.
                 let _ = tidy(engine, &recorded).await;
@@ -436,6 +503,7 @@ async fn tidy(engine: &Engine, recorded: &Recorded) -> Result<(), ValidateError>
 /// ended. Dropping this future (on a signal) stops the script and the proxy.
 async fn replay(
     run_id: &str,
+    host: &str,
     dir: &Path,
     solutions: &Path,
 ) -> (Recorded, Result<(), ValidateError>) {
@@ -447,7 +515,7 @@ async fn replay(
         );
         return (Recorded::default(), Err(ValidateError::Course(why)));
     }
-    let host = engine::docker_host();
+    let host = host.to_string();
     let proxy = match Proxy::start(run_id, &host) {
         Ok(proxy) => proxy,
         Err(message) => {

@@ -13,10 +13,19 @@ use std::time::{Duration, Instant};
 
 use common::{Workspace, fixture_dir};
 
-fn dockerd_running() -> bool {
-    Command::new("pgrep")
-        .args(["-x", "dockerd"])
-        .stdout(Stdio::null())
+/// The system daemon's process (a rootless daemon, ci/rootless-up.sh's,
+/// may run beside it under the same name: it is left alone).
+fn dockerd_pid() -> Option<String> {
+    std::fs::read_to_string("/var/run/docker.pid")
+        .ok()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+}
+
+fn dockerd_running(pid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", pid])
+        .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
@@ -48,17 +57,18 @@ fn a_daemon_that_dies_mid_run_is_an_infrastructure_error_and_clean_recovers() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    let pid = dockerd_pid().expect("the system daemon's pid file");
     assert!(
-        Command::new("pkill")
-            .args(["-TERM", "-x", "dockerd"])
+        Command::new("kill")
+            .args(["-TERM", &pid])
             .status()
-            .expect("pkill")
+            .expect("kill")
             .success()
     );
     let status = child.wait().expect("waits");
     // Bring the daemon back before asserting, so a failure leaves it running.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while dockerd_running() {
+    while dockerd_running(&pid) {
         assert!(Instant::now() < deadline, "dockerd did not stop");
         std::thread::sleep(Duration::from_millis(200));
     }

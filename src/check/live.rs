@@ -177,3 +177,59 @@ fn port(p: &PortExpectation, ports: &[(String, String, Option<u16>)]) -> Field {
         actual,
     }
 }
+
+/// `daemon`: the facts listed hold for the daemon the exercise ran on.
+pub(super) fn daemon(
+    want: &crate::spec::DaemonExpectation,
+    have: Option<&crate::observation::DaemonFacts>,
+) -> super::Assessed {
+    let Some(have) = have else {
+        return Err((
+            super::Status::Error,
+            "the daemon did not say what it is".into(),
+        ));
+    };
+    let mut ok = true;
+    let mut expected = Vec::new();
+    let mut actual = Vec::new();
+    if let Some(rootless) = want.rootless {
+        ok &= have.rootless == rootless;
+        expected.push(
+            if rootless {
+                "rootless mode"
+            } else {
+                "a daemon running as root"
+            }
+            .to_string(),
+        );
+        actual.push(
+            if have.rootless {
+                "rootless mode"
+            } else {
+                "a daemon running as root (no `rootless` security option)"
+            }
+            .to_string(),
+        );
+    }
+    if let Some(driver) = &want.storage_driver {
+        ok &= &have.storage_driver == driver;
+        expected.push(format!("storage driver {driver}"));
+        actual.push(format!("storage driver {}", have.storage_driver));
+    }
+    for option in &want.security_options {
+        ok &= have.security_options.contains(option);
+        expected.push(format!("security option {option}"));
+    }
+    if !want.security_options.is_empty() {
+        actual.push(format!(
+            "security options [{}]",
+            have.security_options.join(", ")
+        ));
+    }
+    Ok(super::Finding::new(
+        ok,
+        "daemon",
+        expected.join(", "),
+        actual.join(", "),
+    ))
+}

@@ -304,6 +304,7 @@ fn assess(a: &Assertion, step: &StepObservation, obs: &Observations) -> Assessed
             StepStatus::Done => service::http(want, step, obs),
             _ => Err(unavailable(step)),
         },
+        Assertion::Daemon(want) => live::daemon(want, obs.daemon.as_ref()),
         Assertion::Disk(want) => match &step.status {
             StepStatus::Done => service::disk(want, step, obs),
             _ => Err(unavailable(step)),

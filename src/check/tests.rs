@@ -34,6 +34,7 @@ fn with_run(name: &str, run: RunFacts) -> StepObservation {
 
 fn obs(steps: Vec<StepObservation>) -> Observations {
     Observations {
+        daemon: None,
         steps: steps.into_iter().map(|s| (s.step.clone(), s)).collect(),
     }
 }

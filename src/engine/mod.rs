@@ -132,6 +132,8 @@ pub(crate) struct DaemonInfo {
     pub root_dir: String,
     pub rootless: bool,
     pub operating_system: String,
+    /// By name: `name=seccomp,profile=default` → `seccomp`.
+    pub security_options: Vec<String>,
 }
 
 /// A connection to the daemon for one grading run.
@@ -243,17 +245,24 @@ impl Engine {
         let daemon = |e: DockerError| EngineError::Daemon(describe(&e));
         let info = self.docker.info().await.map_err(daemon)?;
         let version = self.docker.version().await.map_err(daemon)?;
+        let security_options: Vec<String> = info
+            .security_options
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| {
+                o.split(',')
+                    .find_map(|part| part.strip_prefix("name="))
+                    .map(str::to_string)
+            })
+            .collect();
         Ok(DaemonInfo {
             version: info.server_version.unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
             storage_driver: info.driver.unwrap_or_default(),
             root_dir: info.docker_root_dir.unwrap_or_default(),
-            rootless: info
-                .security_options
-                .unwrap_or_default()
-                .iter()
-                .any(|o| o.contains("name=rootless")),
+            rootless: security_options.iter().any(|o| o == "rootless"),
             operating_system: info.operating_system.unwrap_or_default(),
+            security_options,
         })
     }
 }

@@ -44,6 +44,9 @@ pub(crate) struct RunRequest {
     pub healthcheck: bool,
     /// The exercise's network, for a sandbox on `Network::Exercise`.
     pub network: Option<String>,
+    /// `--privileged`: refused unless the daemon is rootless (where it
+    /// cannot grant the host's root).
+    pub privileged: bool,
 }
 
 /// How often a running container's disk use is looked at.
@@ -98,6 +101,17 @@ enum Ending {
 impl Engine {
     /// Runs a container to completion (or its timeout); it is removed after.
     pub async fn run(&self, req: &RunRequest) -> Result<RunFacts, StepError> {
+        if req.privileged {
+            let daemon = self
+                .describe_daemon()
+                .await
+                .map_err(|e| StepError::Infrastructure(e.to_string()))?;
+            if !daemon.rootless {
+                return Err(StepError::Submission(
+                    "refused to run a privileged container: the daemon runs as root (not in rootless mode), where --privileged would give the container the host".into(),
+                ));
+            }
+        }
         let mounts = req
             .mounts
             .iter()
@@ -137,6 +151,13 @@ impl Engine {
                 let mut host = sandbox::host_config(&req.sandbox, mounts);
                 if let Some(network) = &req.network {
                     host.network_mode = Some(network.clone());
+                }
+                if req.privileged {
+                    // Only ever on a rootless daemon (checked above).
+                    host.privileged = Some(true);
+                    host.cap_drop = None;
+                    host.cap_add = None;
+                    host.devices = None;
                 }
                 host
             }),

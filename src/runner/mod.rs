@@ -94,6 +94,18 @@ async fn run_exercise(
         } else {
             None
         };
+        let asks_the_daemon = ex.checks.iter().any(|c| {
+            c.assertions
+                .iter()
+                .any(|a| matches!(a, crate::spec::Assertion::Daemon(_)))
+        });
+        if asks_the_daemon && let Ok(info) = engine.describe_daemon().await {
+            ledger.observations.daemon = Some(crate::observation::DaemonFacts {
+                rootless: info.rootless,
+                storage_driver: info.storage_driver,
+                security_options: info.security_options,
+            });
+        }
         match network {
             None => {
                 run_steps(engine, ex, &plan, &stage, options.jobs, &mut ledger, events).await;

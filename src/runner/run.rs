@@ -53,22 +53,7 @@ pub(super) async fn run_step(
             return;
         }
     };
-    let request = RunRequest {
-        name: names::run_container(engine.run_id(), &ex.id, &planned.step.name),
-        image,
-        cmd: run.cmd.clone(),
-        entrypoint: run.entrypoint(),
-        user: run.user.clone(),
-        env: run.env.clone(),
-        workdir: run.workdir.clone(),
-        stdin: run.stdin.clone(),
-        mounts,
-        sandbox: run.sandbox(),
-        read_passwd: planned.probe.passwd,
-        healthcheck: run.healthcheck,
-        network: (run.network == crate::sandbox::Network::Exercise)
-            .then(|| names::exercise_network(engine.run_id(), &ex.id)),
-    };
+    let request = request(engine, ex, planned, run, image, mounts);
     match engine.run(&request).await {
         Ok(mut facts) => {
             // The process ran as the step's user, else as the image's.
@@ -90,6 +75,34 @@ pub(super) async fn run_step(
             o.run = Some(facts);
         }
         Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// The container of a `run` step, in the engine's terms.
+fn request(
+    engine: &Engine,
+    ex: &Exercise,
+    planned: &PlannedStep,
+    run: &RunStep,
+    image: String,
+    mounts: Vec<RunMount>,
+) -> RunRequest {
+    RunRequest {
+        name: names::run_container(engine.run_id(), &ex.id, &planned.step.name),
+        image,
+        cmd: run.cmd.clone(),
+        entrypoint: run.entrypoint(),
+        user: run.user.clone(),
+        env: run.env.clone(),
+        workdir: run.workdir.clone(),
+        stdin: run.stdin.clone(),
+        mounts,
+        sandbox: run.sandbox(),
+        read_passwd: planned.probe.passwd,
+        healthcheck: run.healthcheck,
+        network: (run.network == crate::sandbox::Network::Exercise)
+            .then(|| names::exercise_network(engine.run_id(), &ex.id)),
+        privileged: run.privileged,
     }
 }
 

@@ -24,10 +24,11 @@ pub enum AssertionKind {
     Stderr,
     Http,
     Disk,
+    Daemon,
 }
 
 impl AssertionKind {
-    pub const ALL: [AssertionKind; 18] = [
+    pub const ALL: [AssertionKind; 19] = [
         AssertionKind::Container,
         AssertionKind::Build,
         AssertionKind::Size,
@@ -46,6 +47,7 @@ impl AssertionKind {
         AssertionKind::Stderr,
         AssertionKind::Http,
         AssertionKind::Disk,
+        AssertionKind::Daemon,
     ];
 
     /// The spec key this assertion is written under.
@@ -69,6 +71,7 @@ impl AssertionKind {
             AssertionKind::Stderr => "stderr",
             AssertionKind::Http => "http",
             AssertionKind::Disk => "disk",
+            AssertionKind::Daemon => "daemon",
         }
     }
 }

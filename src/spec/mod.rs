@@ -9,6 +9,7 @@
 //! nothing here panics on bad input.
 
 mod kinds;
+mod live;
 mod parse;
 mod services;
 
@@ -17,6 +18,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use kinds::AssertionKind;
+pub use live::{ContainerExpectation, DaemonExpectation, MountExpectation, PortExpectation};
 pub use parse::parse_exercise;
 use regex::Regex;
 pub use services::{
@@ -277,6 +279,9 @@ pub struct RunStep {
     /// Let the image's HEALTHCHECK run during the step (off by default: a
     /// healthcheck is the image's own process, spawned outside the command).
     pub healthcheck: bool,
+    /// Run with `--privileged` (live exercises only, and only ever on a
+    /// rootless daemon: the engine refuses it on any other).
+    pub privileged: bool,
 }
 
 impl RunStep {
@@ -404,38 +409,9 @@ pub enum Assertion {
     /// Bytes under a path of a service's container, measured when the
     /// check's step has finished.
     Disk(DiskExpectation),
-}
-
-/// What an existing container must look like; only listed fields are compared.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContainerExpectation {
-    /// `created`, `running`, `exited`, …
-    pub state: Option<String>,
-    pub exit_code: Option<i64>,
-    /// The image as the container was started from it (`docker_intro:v0.1`).
-    pub image: Option<String>,
-    /// The `--user` it was started with, e.g. `1000:1000`.
-    pub user: Option<String>,
-    pub mounts: Vec<MountExpectation>,
-    pub ports: Vec<PortExpectation>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MountExpectation {
-    pub target: String,
-    /// `bind`, `volume`, `tmpfs`.
-    pub kind: Option<String>,
-    /// The last component of the source path (host paths differ per student).
-    pub source_name: Option<String>,
-    pub readonly: Option<bool>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PortExpectation {
-    /// `80/tcp`.
-    pub container: String,
-    pub host_ip: Option<String>,
-    pub host_port: Option<u16>,
+    /// Facts about the daemon the exercise runs on (live exercises: the
+    /// student's own).
+    Daemon(DaemonExpectation),
 }
 
 impl Assertion {
@@ -459,6 +435,7 @@ impl Assertion {
             Assertion::Container(_) => AssertionKind::Container,
             Assertion::Http(_) => AssertionKind::Http,
             Assertion::Disk(_) => AssertionKind::Disk,
+            Assertion::Daemon(_) => AssertionKind::Daemon,
         }
     }
 }
@@ -614,6 +591,7 @@ mod tests {
             limits: Limits::default(),
             keep_entrypoint: keep,
             healthcheck: false,
+            privileged: false,
         }
     }
 

@@ -504,3 +504,25 @@ pub(super) fn exit_code(diag: &mut Diagnostics, f: &Entry) -> Option<ExitExpecta
         }
     }
 }
+
+/// `daemon = { rootless = true, storage_driver = "overlay2", security_options = ["seccomp"] }`.
+pub(super) fn daemon(diag: &mut Diagnostics, f: &Entry) -> Option<Assertion> {
+    let t = f.table(diag)?;
+    t.only(diag, &["rootless", "storage_driver", "security_options"]);
+    let want = crate::spec::DaemonExpectation {
+        rootless: t.entry("rootless").and_then(|r| r.boolean(diag)),
+        storage_driver: t.entry("storage_driver").and_then(|d| d.string(diag)),
+        security_options: t
+            .entry("security_options")
+            .and_then(|o| o.string_array(diag))
+            .unwrap_or_default(),
+    };
+    if want == crate::spec::DaemonExpectation::default() {
+        f.invalid(
+            diag,
+            "`daemon` needs `rootless`, `storage_driver` or `security_options`",
+        );
+        return None;
+    }
+    Some(Assertion::Daemon(want))
+}

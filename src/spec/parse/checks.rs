@@ -143,6 +143,7 @@ fn points(diag: &mut Diagnostics, t: &Table) -> Option<u32> {
 fn applies(kind: AssertionKind, step: StepType) -> Result<(), &'static str> {
     use AssertionKind as A;
     match (kind, step) {
+        (A::Daemon, _) => Ok(()),
         (A::Disk, StepType::Container) => Err("measures a service; a live exercise has none"),
         (A::Http | A::Disk, _) => Ok(()),
         (A::Container, StepType::Container) => Ok(()),
@@ -216,5 +217,6 @@ fn assertion(
         AssertionKind::Stderr => assertions::stream(diag, f).map(Assertion::Stderr),
         AssertionKind::Http => requests::http(diag, f, step, steps),
         AssertionKind::Disk => requests::disk(diag, f, step, steps),
+        AssertionKind::Daemon => assertions::daemon(diag, f),
     }
 }

@@ -56,7 +56,7 @@ pub(super) fn steps(
             StepType::Run => t
                 .entry("run")
                 .and_then(|f| f.table(diag))
-                .and_then(|r| run_step(diag, &r, &steps)),
+                .and_then(|r| run_step(diag, &r, &steps, mode)),
             StepType::Service => t
                 .entry("service")
                 .and_then(|f| f.table(diag))
@@ -127,10 +127,11 @@ fn step_type(diag: &mut Diagnostics, t: &Table, mode: Mode) -> Option<StepType> 
     }
     // Live exercises look at the student's daemon; they build and run nothing.
     let misplaced = match (mode, kind) {
-        (
-            Mode::Live,
-            StepType::Build | StepType::Run | StepType::Service | StepType::Push | StepType::Exec,
-        ) => Some("a live exercise can only have `image` and `container` steps"),
+        (Mode::Live, StepType::Build | StepType::Service | StepType::Push | StepType::Exec) => {
+            Some(
+                "a live exercise can only have `image`, `container` and `run` steps (runs probe the student's daemon)",
+            )
+        }
         (Mode::Check, StepType::Container) => {
             Some("`container` steps look at the student's own daemon: they need `mode = \"live\"`")
         }
@@ -275,7 +276,7 @@ fn remote_allowed(diag: &mut Diagnostics, b: &Table) -> (Vec<String>, Vec<String
     (urls, images)
 }
 
-fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepKind> {
+fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step], mode: Mode) -> Option<StepKind> {
     r.only(
         diag,
         &[
@@ -292,9 +293,11 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
             "limits",
             "keep_entrypoint",
             "healthcheck",
+            "privileged",
         ],
     );
     let image = run_image(diag, r, earlier);
+    let privileged = privileged(diag, r, mode);
     let cmd = r.entry("cmd").and_then(|f| f.string_array(diag));
     let entrypoint = r.entry("entrypoint").and_then(|f| f.string_array(diag));
     let user = r.entry("user").and_then(|f| match f.value.get_ref() {
@@ -345,7 +348,27 @@ fn run_step(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<StepK
         limits: limits?,
         keep_entrypoint,
         healthcheck,
+        privileged,
     }))
+}
+
+/// `privileged`: a probe of a student's rootless daemon, so live exercises
+/// only (and the engine never runs it on a daemon that runs as root).
+fn privileged(diag: &mut Diagnostics, r: &Table, mode: Mode) -> bool {
+    let Some(f) = r.entry("privileged") else {
+        return false;
+    };
+    match f.boolean(diag) {
+        Some(true) if mode == Mode::Check => {
+            f.invalid(
+                diag,
+                "`privileged` probes a student's rootless daemon: live exercises only (and never on a daemon that runs as root)",
+            );
+            false
+        }
+        Some(p) => p,
+        None => false,
+    }
 }
 
 /// `keep_entrypoint` and `healthcheck`: what of the image's own processes

@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# What a student types once rootless mode is set up (ci/rootless-up.sh does
+# the setting up here; daemon.toml says this case is graded on that daemon).
+docker info --format '{{.SecurityOptions}}'
+docker run --rm busybox:1.35 cat /proc/self/uid_map

@@ -53,7 +53,8 @@ pub struct Probe {
     /// Read what every layer holds, from the image's export.
     pub layers: bool,
     /// Requests to services, made when the step has finished.
-    pub http: BTreeSet<HttpRequest>,
+    /// In the order the checks name them (a DELETE before a GET stays so).
+    pub http: Vec<HttpRequest>,
     /// Disk use of services' paths, measured when the step has finished.
     pub disk: BTreeSet<DiskProbe>,
 }
@@ -218,7 +219,9 @@ fn ask_services(
                 let Some(request) = &want.request else {
                     continue;
                 };
-                steps[i].probe.http.insert(request.clone());
+                if !steps[i].probe.http.contains(request) {
+                    steps[i].probe.http.push(request.clone());
+                }
                 needs.extend(index.get(request.service.as_str()).copied());
                 let json_texts = want.json.iter().flat_map(|j| {
                     [&j.equals, &j.contains]
@@ -254,6 +257,13 @@ fn ask_services(
                     if let Some(&j) = index.get(name.as_str()) {
                         steps[j].probe.disk.insert(want.probe.clone());
                         needs.push(j);
+                        // Measured when `j` finishes: its service must be up.
+                        if let Some(&k) = index.get(want.probe.service.as_str())
+                            && k < j
+                            && !steps[j].needs.contains(&k)
+                        {
+                            steps[j].needs.push(k);
+                        }
                     }
                 }
             }

@@ -242,7 +242,7 @@ mod tests {
     fn a_service_needs_its_image_unless_a_step_builds_it() {
         let ex = exercise(
             "[[steps]]\nname = \"registry\"\nservice = { image = \"registry:2\", port = 5000 }\n\
-             [[steps]]\nname = \"tools\"\nbuild = { dockerfile = \"Dockerfile.tools\" }\n\
+             [[steps]]\nname = \"tools\"\nbuild = { from = \"exercise\", dockerfile = \"Dockerfile.tools\" }\n\
              [[steps]]\nname = \"helper\"\nservice = { image = \"tools\" }\n\
              [[checks]]\nname = \"c\"\nstep = \"tools\"\nbuild = \"succeeds\"\n",
         );

@@ -42,7 +42,7 @@ fn assert_no_pushed_references(run_id: &str, report: &serde_json::Value) {
 }
 
 #[test]
-fn a_service_that_never_answers_fails_its_step_at_the_timeout_and_nothing_is_left() {
+fn a_service_that_never_answers_is_the_graders_error_at_the_timeout_and_nothing_is_left() {
     let ws = Workspace::new();
     exercise(
         &ws,
@@ -61,9 +61,10 @@ http = { service = "web", path = "/", status = 200 }
     ws.write("submission/.keep", "");
     let started = Instant::now();
     let (code, _, report) = ws.check(&["silent", "--submission", "submission"]);
-    assert_eq!(code, 1, "{report:#}");
+    // The exercise's own service: not the student's doing, so no grade.
+    assert_eq!(code, 3, "{report:#}");
     let check = check_named(&report, "the service answers");
-    assert_eq!(check["status"], "failed", "{check:#}");
+    assert_eq!(check["status"], "error", "{check:#}");
     let message = check["message"].as_str().unwrap();
     assert!(message.contains("was not ready after 2s"), "{message}");
     assert!(started.elapsed() < Duration::from_secs(60));
@@ -88,7 +89,11 @@ http = { service = "web", path = "/", status = 200 }
     );
     ws.write("submission/.keep", "");
     let (code, _, report) = ws.check(&["stops", "--submission", "submission"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
+    assert_eq!(
+        check_named(&report, "the service answers")["status"],
+        "error"
+    );
     let message = check_named(&report, "the service answers")["message"]
         .as_str()
         .unwrap()
@@ -147,7 +152,7 @@ http = {{ service = "web", method = "HEAD", path = "/index.html", status = [200,
 }
 
 #[test]
-fn a_push_to_a_server_that_is_no_registry_fails_the_push_step() {
+fn a_push_to_a_server_that_is_no_registry_is_the_graders_error() {
     let ws = Workspace::new();
     exercise(
         &ws,
@@ -171,9 +176,11 @@ http = {{ service = "web", path = "/index.html", status = 200 }}
     );
     ws.write("submission/.keep", "");
     let (code, _, report) = ws.check(&["refused", "--submission", "submission"]);
-    assert_eq!(code, 1, "{report:#}");
+    // The grader's push: a registry that refuses it is not the student's
+    // doing, so the check cannot be decided.
+    assert_eq!(code, 3, "{report:#}");
     let pushed = check_named(&report, "pushed");
-    assert_eq!(pushed["status"], "failed", "{pushed:#}");
+    assert_eq!(pushed["status"], "error", "{pushed:#}");
     let message = pushed["message"].as_str().unwrap();
     assert!(message.contains("push failed"), "{message}");
     assert_no_pushed_references(report["run_id"].as_str().unwrap(), &report);
@@ -320,4 +327,38 @@ exit_code = 0
     let status = child.wait().unwrap();
     assert!(!status.success());
     common::assert_nothing_left(&run_id);
+}
+
+/// The exercise's network leads to its services and nowhere else: not to
+/// the grading machine's own services through the network's gateway.
+#[test]
+fn a_run_on_the_exercise_network_cannot_reach_the_host() {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("binds");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let port = listener.local_addr().unwrap().port();
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "no-host",
+        &format!(
+            r#"{WEB}
+[[steps]]
+name = "probe"
+run = {{ image = "busybox:1.35", cmd = ["sh", "-c", "wget -qO- http://web:8080/index.html; gw=$(ip route | awk '/default/ {{print $3}}'); timeout 3 nc $gw {port} </dev/null && echo REACHED-THE-HOST; true"], network = "exercise" }}
+after = "web"
+
+[[checks]]
+name = "the service answers, the host does not"
+step = "probe"
+stdout = {{ contains = "hello", not_contains = "REACHED-THE-HOST" }}
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+    let (code, stdout, report) = ws.check(&["no-host", "--submission", "submission"]);
+    assert_eq!(code, 0, "{stdout}\n{report:#}");
+    assert!(
+        listener.accept().is_err(),
+        "a container on the exercise's network connected to the host"
+    );
 }

@@ -127,7 +127,7 @@ impl Engine {
                     match item {
                         Ok(info) => {
                             if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                                return Err(StepError::Submission(format!(
+                                return Err(StepError::Infrastructure(format!(
                                     "the push failed: {error}"
                                 )));
                             }
@@ -136,7 +136,7 @@ impl Engine {
                             }
                         }
                         Err(DockerError::DockerStreamError { error }) => {
-                            return Err(StepError::Submission(format!(
+                            return Err(StepError::Infrastructure(format!(
                                 "the push failed: {}",
                                 error.trim()
                             )));
@@ -144,13 +144,14 @@ impl Engine {
                         Err(e) => return Err(StepError::daemon("pushing", e)),
                     }
                 }
-                digest
-                    .ok_or_else(|| StepError::Submission("the registry reported no digest".into()))
+                digest.ok_or_else(|| {
+                    StepError::Infrastructure("the registry reported no digest".into())
+                })
             };
             let digest = tokio::select! {
                 pushed = tokio::time::timeout(timeout, pushed) => match pushed {
                     Ok(result) => result?,
-                    Err(_) => return Err(StepError::Submission(format!(
+                    Err(_) => return Err(StepError::Infrastructure(format!(
                         "the push timed out after {}",
                         crate::units::format_duration(timeout)
                     ))),
@@ -158,22 +159,34 @@ impl Engine {
                 _ = self.cancel.cancelled() => return Err(StepError::Infrastructure("interrupted".into())),
             };
             facts.digest = digest.clone();
-            let accept = BTreeMap::from([(
-                "accept".to_string(),
-                "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json".to_string(),
-            )]);
-            let path = format!("/v2/{repository}/manifests/{digest}");
-            let manifest = self.http(port, "GET", &path, &accept).await.map_err(|e| {
-                StepError::Infrastructure(format!("reading the pushed manifest: {e}"))
-            })?;
-            facts.layers = layer_digests(&manifest.body).ok_or_else(|| {
-                StepError::Infrastructure(format!(
-                    "the pushed manifest lists no layers (status {})",
-                    manifest.status
-                ))
-            })?;
+            facts.layers = self.pushed_layers(port, repository, &digest).await?;
         }
         Ok(facts)
+    }
+
+    /// The layer digests of the manifest a push stored, read back from the
+    /// registry (a push's own output names layers by their local ids).
+    async fn pushed_layers(
+        &self,
+        port: u16,
+        repository: &str,
+        digest: &str,
+    ) -> Result<Vec<String>, StepError> {
+        let accept = BTreeMap::from([(
+            "accept".to_string(),
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json".to_string(),
+        )]);
+        let path = format!("/v2/{repository}/manifests/{digest}");
+        let manifest = self
+            .http(port, "GET", &path, &accept)
+            .await
+            .map_err(|e| StepError::Infrastructure(format!("reading the pushed manifest: {e}")))?;
+        layer_digests(&manifest.body).ok_or_else(|| {
+            StepError::Infrastructure(format!(
+                "the pushed manifest lists no layers (status {})",
+                manifest.status
+            ))
+        })
     }
 }
 

@@ -318,7 +318,7 @@ impl Engine {
 }
 
 /// A mount in the daemon's terms.
-fn docker_mount(mount: &RunMount, sandbox: &Sandbox) -> DockerMount {
+pub(super) fn docker_mount(mount: &RunMount, sandbox: &Sandbox) -> DockerMount {
     match mount {
         RunMount::Bind {
             source,

@@ -39,6 +39,8 @@ pub(crate) struct ServiceRequest {
     pub ready: Ready,
     /// Limits; its timeout is how long the service may take to be ready.
     pub sandbox: Sandbox,
+    /// In-memory folders (no host path ever reaches a service).
+    pub mounts: Vec<super::RunMount>,
 }
 
 /// When a service counts as started.
@@ -59,8 +61,16 @@ impl Engine {
             name: name.to_string(),
             driver: Some("bridge".to_string()),
             labels: Some(self.labels()),
-            // Containers on it reach each other, not the outside world.
+            // Containers on it reach each other and nothing else: internal
+            // (no route out), and the host takes no address on its bridge,
+            // so the gateway address leads nowhere (an internal network
+            // otherwise still reaches every host service listening on
+            // 0.0.0.0 through it).
             internal: Some(true),
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.inhibit_ipv4".to_string(),
+                "true".to_string(),
+            )])),
             ..Default::default()
         };
         match self.docker.create_network(request).await {
@@ -75,33 +85,7 @@ impl Engine {
     /// Starts a service and waits until it is ready (or its timeout).
     pub async fn start_service(&self, req: &ServiceRequest) -> Result<ServiceFacts, StepError> {
         let exposed = req.port.map(|p| format!("{p}/tcp"));
-        let mut host_config = sandbox::host_config(&req.sandbox, Vec::new());
-        // The exercise's network is internal (the student's containers on
-        // it reach nothing else), and an internal network publishes no
-        // ports: the service starts on the default bridge, for the port the
-        // grader and the daemon's pushes use, and joins the exercise's
-        // network under its step name before it starts.
-        host_config.network_mode = Some("bridge".to_string());
-        // A service is the exercise's own program, not the student's: its
-        // log is kept (small) to say why it did not become ready.
-        host_config.log_config = Some(HostConfigLogConfig {
-            typ: Some("json-file".to_string()),
-            config: Some(HashMap::from([
-                ("max-size".to_string(), "1m".to_string()),
-                ("max-file".to_string(), "1".to_string()),
-            ])),
-        });
-        if let Some(port) = &exposed {
-            // A free port of the host's loopback: never reachable from
-            // elsewhere, never two runs on the same one.
-            host_config.port_bindings = Some(HashMap::from([(
-                port.clone(),
-                Some(vec![PortBinding {
-                    host_ip: Some("127.0.0.1".to_string()),
-                    host_port: Some(String::new()),
-                }]),
-            )]));
-        }
+        let host_config = service_host_config(req, exposed.as_deref());
         let body = ContainerCreateBody {
             image: Some(req.image.clone()),
             cmd: req.cmd.clone(),
@@ -190,10 +174,7 @@ impl Engine {
             }
             let answered = match (ready, host_port) {
                 (Ready::Running, _) => Ok(()),
-                (Ready::Port, Some(port)) => tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string()),
+                (Ready::Port, Some(port)) => port_answers(port).await,
                 (Ready::Http(path), Some(port)) => {
                     match self.http(port, "GET", path, &BTreeMap::new()).await {
                         Ok(a) if (200..300).contains(&a.status) => Ok(()),
@@ -208,7 +189,7 @@ impl Engine {
                 Err(e) => e,
             };
             if started.elapsed() >= timeout {
-                return Err(StepError::Submission(format!(
+                return Err(StepError::Infrastructure(format!(
                     "the service was not ready after {} ({last}){}",
                     crate::units::format_duration(timeout),
                     self.log_tail(id).await
@@ -230,7 +211,7 @@ impl Engine {
 
     /// A service that stopped before it was ready, with its log's end.
     async fn stopped(&self, id: &str) -> StepError {
-        StepError::Submission(format!(
+        StepError::Infrastructure(format!(
             "the service stopped before it was ready{}",
             self.log_tail(id).await
         ))
@@ -357,5 +338,67 @@ impl Engine {
         })
         .await
         .map_err(|e| e.to_string())?
+    }
+}
+
+/// A service's host configuration: the run sandbox's, on the default
+/// bridge with `exposed` published on a free port of 127.0.0.1, and a
+/// small log.
+fn service_host_config(req: &ServiceRequest, exposed: Option<&str>) -> bollard::models::HostConfig {
+    let mounts = req
+        .mounts
+        .iter()
+        .filter(|m| !matches!(m, super::RunMount::Bind { .. }))
+        .map(|m| super::run::docker_mount(m, &req.sandbox))
+        .collect();
+    let mut host_config = sandbox::host_config(&req.sandbox, mounts);
+    // The exercise's network is internal (the student's containers on
+    // it reach nothing else), and an internal network publishes no
+    // ports: the service starts on the default bridge, for the port the
+    // grader and the daemon's pushes use, and joins the exercise's
+    // network under its step name before it starts.
+    host_config.network_mode = Some("bridge".to_string());
+    // A service is the exercise's own program, not the student's: its
+    // log is kept (small) to say why it did not become ready.
+    host_config.log_config = Some(HostConfigLogConfig {
+        typ: Some("json-file".to_string()),
+        config: Some(HashMap::from([
+            ("max-size".to_string(), "1m".to_string()),
+            ("max-file".to_string(), "1".to_string()),
+        ])),
+    });
+    if let Some(port) = exposed {
+        // A free port of the host's loopback: never reachable from
+        // elsewhere, never two runs on the same one.
+        host_config.port_bindings = Some(HashMap::from([(
+            port.to_string(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".to_string()),
+                host_port: Some(String::new()),
+            }]),
+        )]));
+    }
+    host_config
+}
+
+/// Whether something listens behind a published port. The daemon's port
+/// proxy accepts every connection itself and closes it at once when
+/// nothing listens behind it; a listening service keeps it open, waiting
+/// for the client to speak.
+async fn port_answers(port: u16) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
+        // Still open and silent: a server waiting for its client.
+        Err(_) => Ok(()),
+        // Something spoke first (a greeting): it listens.
+        Ok(Ok(n)) if n > 0 => Ok(()),
+        Ok(Ok(_)) => Err(format!(
+            "127.0.0.1:{port} closed the connection: nothing listens yet"
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
     }
 }

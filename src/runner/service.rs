@@ -5,7 +5,7 @@
 //! stays up until the exercise's cleanup; pushes and execs find it through
 //! its step's observation.
 
-use crate::engine::{Engine, Ready, ServiceRequest};
+use crate::engine::{Engine, Ready, RunMount, ServiceRequest};
 use crate::names;
 use crate::observation::{
     Observations, ServiceFacts, StepObservation, StepStatus, Unanswered, expand,
@@ -13,7 +13,8 @@ use crate::observation::{
 use crate::plan::{PlannedStep, Probe};
 use crate::sandbox::{Network, Sandbox};
 use crate::spec::{
-    ExecStep, Exercise, HttpRequest, ImageSource, PullPolicy, PushStep, Readiness, ServiceStep,
+    ExecStep, Exercise, HttpRequest, ImageSource, Mount, PullPolicy, PushStep, Readiness,
+    ServiceStep,
 };
 
 /// Starts a service and waits until it is ready.
@@ -64,6 +65,19 @@ pub(super) async fn service_step(
             Readiness::Http(path) => Ready::Http(path.clone()),
         },
         sandbox: Sandbox::run(service.limits, Network::Exercise, service.timeout),
+        mounts: service
+            .mounts
+            .iter()
+            .filter_map(|m| match m {
+                Mount::Tmpfs { target } => Some(RunMount::Tmpfs {
+                    target: target.clone(),
+                }),
+                Mount::Scratch { target } => Some(RunMount::Scratch {
+                    target: target.clone(),
+                }),
+                Mount::Bind { .. } => None,
+            })
+            .collect(),
     };
     match engine.start_service(&request).await {
         Ok(facts) => o.service = Some(facts),

@@ -22,6 +22,9 @@ pub struct ServiceStep {
     /// How long it may take to become ready.
     pub timeout: Duration,
     pub limits: Limits,
+    /// In-memory folders only (`tmpfs`, `scratch`): a registry's storage
+    /// bounded by the service's `disk` limit and memory, gone with it.
+    pub mounts: Vec<super::Mount>,
 }
 
 /// When a service counts as started.

@@ -194,7 +194,7 @@ fn placeholders(
         .position(|s| s.name == step.name)
         .unwrap_or(steps.len());
     for (_, p) in found {
-        let named = steps.iter().take(limit + 1).find(|s| s.name == p.step());
+        let named = steps.iter().take(limit).find(|s| s.name == p.step());
         let (fits, what) = match p {
             Placeholder::Id { .. } => (
                 named.is_some_and(|s| s.kind.yields_image()),

@@ -5,7 +5,8 @@
 use super::reader::{Diagnostics, Entry, Table};
 use crate::sandbox::DEFAULT_RUN_TIMEOUT;
 use crate::spec::{
-    ExecStep, ImageSource, PushStep, Readiness, ServiceStep, Step, StepKind, StepType,
+    BuildSource, ExecStep, ImageSource, Mount, PushStep, Readiness, ServiceStep, Step, StepKind,
+    StepType,
 };
 
 /// How long a service may take to become ready, unless the spec says.
@@ -13,7 +14,7 @@ const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// How long a push may take, unless the spec says.
 const DEFAULT_PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// `service = { image, cmd, env, port, ready, timeout, limits }`.
+/// `service = { image, cmd, env, port, ready, timeout, limits, mounts }`.
 pub(super) fn service_step(
     diag: &mut Diagnostics,
     t: &Table,
@@ -21,9 +22,44 @@ pub(super) fn service_step(
 ) -> Option<StepKind> {
     t.only(
         diag,
-        &["image", "cmd", "env", "port", "ready", "timeout", "limits"],
+        &[
+            "image", "cmd", "env", "port", "ready", "timeout", "limits", "mounts",
+        ],
     );
-    let image = match t.entry("image") {
+    let image = service_image(diag, t, earlier);
+    let cmd = t.entry("cmd").and_then(|f| f.string_array(diag));
+    let env = t
+        .entry("env")
+        .and_then(|f| f.string_map(diag))
+        .unwrap_or_default();
+    let port = t.entry("port").and_then(|f| port(diag, &f));
+    let ready = match t.entry("ready") {
+        None if port.is_some() => Some(Readiness::Port),
+        None => Some(Readiness::Running),
+        Some(f) => readiness(diag, &f, port.is_some()),
+    };
+    let timeout = match t.entry("timeout") {
+        Some(f) => f.duration(diag),
+        None => Some(DEFAULT_READY_TIMEOUT),
+    };
+    let limits = super::steps::limits(diag, t.entry("limits"), true);
+    let mounts = service_mounts(diag, t);
+    Some(StepKind::Service(ServiceStep {
+        image: image?,
+        cmd,
+        env,
+        port,
+        ready: ready?,
+        timeout: timeout?,
+        limits: limits?,
+        mounts,
+    }))
+}
+
+/// A service's `image`: a reference, or an earlier image step or build of
+/// the exercise's own files.
+fn service_image(diag: &mut Diagnostics, t: &Table, earlier: &[Step]) -> Option<ImageSource> {
+    match t.entry("image") {
         None => {
             t.missing(diag, "image");
             None
@@ -31,6 +67,18 @@ pub(super) fn service_step(
         Some(f) => f
             .string(diag)
             .and_then(|name| match earlier.iter().find(|s| s.name == name) {
+                // A service runs on the default bridge, beside the grader:
+                // never the student's own image.
+                Some(Step {
+                    kind: StepKind::Build(b),
+                    ..
+                }) if b.from == BuildSource::Submission => {
+                    f.invalid(
+                        diag,
+                        format!("step `{name}` builds the submission; a service runs the exercise's own images only"),
+                    );
+                    None
+                }
                 Some(s) if s.kind.yields_image() => Some(ImageSource::Step(name)),
                 Some(_) => {
                     f.invalid(diag, format!("step `{name}` makes no image"));
@@ -42,32 +90,30 @@ pub(super) fn service_step(
                 }
                 None => Some(ImageSource::Reference(name)),
             }),
-    };
-    let cmd = t.entry("cmd").and_then(|f| f.string_array(diag));
-    let env = t
-        .entry("env")
-        .and_then(|f| f.string_map(diag))
-        .unwrap_or_default();
-    let port = t.entry("port").and_then(|f| port(diag, &f));
-    let ready = match t.entry("ready") {
-        None if port.is_some() => Some(Readiness::Port),
-        None => Some(Readiness::Running),
-        Some(f) => readiness(diag, &f, port.is_some() || !t.has("port")),
-    };
-    let timeout = match t.entry("timeout") {
-        Some(f) => f.duration(diag),
-        None => Some(DEFAULT_READY_TIMEOUT),
-    };
-    let limits = super::steps::limits(diag, t.entry("limits"), true);
-    Some(StepKind::Service(ServiceStep {
-        image: image?,
-        cmd,
-        env,
-        port,
-        ready: ready?,
-        timeout: timeout?,
-        limits: limits?,
-    }))
+    }
+}
+
+/// A service's `mounts`: in-memory folders only.
+fn service_mounts(diag: &mut Diagnostics, t: &Table) -> Vec<Mount> {
+    match t.entry("mounts").and_then(|f| f.array(diag)) {
+        Some(items) => items
+            .iter()
+            .filter_map(|item| {
+                let table = item.table(diag)?;
+                match super::steps::mount(diag, &table)? {
+                    Mount::Bind { .. } => {
+                        item.invalid(
+                            diag,
+                            "a service mounts in-memory folders only (`tmpfs`, `scratch`)",
+                        );
+                        None
+                    }
+                    m => Some(m),
+                }
+            })
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 fn port(diag: &mut Diagnostics, f: &Entry) -> Option<u16> {

@@ -409,7 +409,7 @@ fn run_image(diag: &mut Diagnostics, r: &Table, earlier: &[Step]) -> Option<Imag
     }
 }
 
-fn mount(diag: &mut Diagnostics, t: &Table) -> Option<Mount> {
+pub(super) fn mount(diag: &mut Diagnostics, t: &Table) -> Option<Mount> {
     let Some(kind_field) = t.entry("type") else {
         t.missing(diag, "type");
         return None;

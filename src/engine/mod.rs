@@ -140,6 +140,8 @@ pub(crate) struct DaemonInfo {
 #[derive(Debug)]
 pub(crate) struct Engine {
     docker: Docker,
+    /// Where the daemon was reached (`unix://…`, `tcp://…`).
+    host: String,
     run_id: String,
     created: Mutex<Created>,
     probe_counter: AtomicU64,
@@ -186,6 +188,7 @@ impl Engine {
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         Ok(Engine {
             docker,
+            host: host.clone(),
             run_id: run_id.to_string(),
             created: Mutex::new(Created::default()),
             probe_counter: AtomicU64::new(0),

@@ -113,11 +113,13 @@ impl Engine {
                 .repo(&repo)
                 .tag(tag)
                 .build();
+            // Recorded first: a run stopped while the tag is being made
+            // still removes it (removing one that is not there is fine).
+            self.record(|c| c.references.push(reference.clone()));
             self.docker
                 .tag_image(image, Some(options))
                 .await
                 .map_err(|e| StepError::daemon("tagging the image for the registry", e))?;
-            self.record(|c| c.references.push(reference.clone()));
             facts.references.push(reference.clone());
             let options = PushImageOptionsBuilder::default().tag(tag).build();
             let mut stream = self.docker.push_image(&repo, Some(options), None);

@@ -84,6 +84,15 @@ impl Engine {
 
     /// Starts a service and waits until it is ready (or its timeout).
     pub async fn start_service(&self, req: &ServiceRequest) -> Result<ServiceFacts, StepError> {
+        // The grader asks a service on 127.0.0.1, where the daemon publishes
+        // its port: that is the grader's own loopback only when the daemon
+        // runs on this machine.
+        if !self.host.starts_with("unix://") {
+            return Err(StepError::Infrastructure(format!(
+                "this exercise starts services, which dockgrade asks on 127.0.0.1: the daemon must run on this machine (a unix:// socket), not at {}",
+                self.host
+            )));
+        }
         let exposed = req.port.map(|p| format!("{p}/tcp"));
         let host_config = service_host_config(req, exposed.as_deref());
         let body = ContainerCreateBody {

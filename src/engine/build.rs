@@ -76,6 +76,24 @@ impl BuildOutcome {
                 .any(|said| self.facts.log_tail.contains(said))
     }
 
+    /// The connection to the daemon broke in the middle of the build's
+    /// output ("bytes remaining on stream": the body ended inside a line),
+    /// while the daemon itself is fine: a transport hiccup (seen under
+    /// load), not the Dockerfile's doing and not worth an error grade.
+    pub fn connection_broke(&self) -> bool {
+        self.image_id.is_none()
+            && self.infrastructure_error.as_deref().is_some_and(|e| {
+                [
+                    "bytes remaining on stream",
+                    "error reading a body from connection",
+                    "connection closed before message completed",
+                    "connection reset",
+                ]
+                .iter()
+                .any(|said| e.contains(said))
+            })
+    }
+
     /// The build failed because an image it was reusing from the build
     /// cache was removed under it ("failed to get digest sha256:…: no such
     /// file"): another grading run that shared those layers ended and
@@ -536,5 +554,30 @@ mod tests {
         assert!(logged("E: Failed to fetch http://deb.debian.org/debian/pool/main/g/git/git_2.39.5.deb  Connection failed [IP: 151.101.2.132 80]").network_failed());
         assert!(!logged("E: Unable to locate package gitt").network_failed());
         assert!(!logged("Step 2/2 : RUN exit 7").network_failed());
+    }
+
+    #[test]
+    fn a_broken_connection_is_built_again_but_a_daemon_error_is_not() {
+        let broke = |why: &str| BuildOutcome {
+            facts: BuildFacts::default(),
+            image_id: None,
+            infrastructure_error: Some(why.into()),
+        };
+        assert!(
+            broke("the daemon failed during the build: bytes remaining on stream")
+                .connection_broke()
+        );
+        assert!(!broke(DAEMON_GONE).connection_broke());
+        assert!(!broke("interrupted").connection_broke());
+        // The submission's own failure never is.
+        let failed = BuildOutcome {
+            facts: BuildFacts {
+                error: Some("bytes remaining on stream".into()),
+                ..Default::default()
+            },
+            image_id: None,
+            infrastructure_error: None,
+        };
+        assert!(!failed.connection_broke());
     }
 }

@@ -119,11 +119,14 @@ async fn build_again_if_the_cache_moved(
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> BuildOutcome {
     let mut outcome = engine.build(ctx.clone(), request, progress).await;
-    let (mut cache_retries, mut network_retries) = (2, 1);
+    let (mut cache_retries, mut network_retries, mut connection_retries) = (2, 1, 1);
     while !engine.is_cancelled() {
         if outcome.lost_a_cached_layer() && cache_retries > 0 {
             cache_retries -= 1;
             tracing::debug!("a cached layer was removed during the build; building again");
+        } else if outcome.connection_broke() && connection_retries > 0 && engine.answers().await {
+            connection_retries -= 1;
+            tracing::warn!("the connection to the daemon broke during the build; building again");
         } else if outcome.network_failed() && network_retries > 0 {
             network_retries -= 1;
             tracing::warn!("the network failed during the build; building again in 5 s");

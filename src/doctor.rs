@@ -223,7 +223,6 @@ async fn containers(engine: &Engine) -> Vec<Item> {
         read_passwd: false,
         healthcheck: false,
         network: None,
-        privileged: false,
     };
     let mut items = Vec::new();
     items.push(match engine.run(&request("run", &["true"], None)).await {

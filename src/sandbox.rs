@@ -97,6 +97,9 @@ pub struct Sandbox {
     pub limits: Limits,
     pub network: Network,
     pub timeout: Duration,
+    /// `--privileged`: only a live exercise's probe of a rootless daemon
+    /// (the engine refuses it on any other daemon).
+    pub privileged: bool,
 }
 
 impl Sandbox {
@@ -106,6 +109,7 @@ impl Sandbox {
             limits,
             network,
             timeout,
+            privileged: false,
         }
     }
 
@@ -115,12 +119,23 @@ impl Sandbox {
             limits,
             network,
             timeout,
+            privileged: false,
         }
     }
 
-    /// The capabilities a container keeps (none are added to builds).
+    /// This sandbox, privileged (see [`Sandbox::privileged`]).
+    pub fn privileged(self) -> Sandbox {
+        Sandbox {
+            privileged: true,
+            ..self
+        }
+    }
+
+    /// The capabilities a container keeps (none are added to builds; a
+    /// privileged container keeps the daemon's whole set).
     pub fn capabilities(&self) -> &'static [&'static str] {
         match self.confined {
+            Confined::Run if self.privileged => &["ALL"],
             Confined::Run => &CAPABILITIES,
             Confined::Build { .. } => &[],
         }
@@ -163,7 +178,7 @@ impl Serialize for Sandbox {
             disk_bytes: self.limits.disk,
             capabilities: self.capabilities(),
             no_new_privileges: self.confined == Confined::Run,
-            privileged: false,
+            privileged: self.privileged,
             timeout_seconds: self.timeout.as_secs_f64(),
             max_context_bytes: match self.confined {
                 Confined::Build { max_context } => Some(max_context),

@@ -44,9 +44,6 @@ pub(crate) struct RunRequest {
     pub healthcheck: bool,
     /// The exercise's network, for a sandbox on `Network::Exercise`.
     pub network: Option<String>,
-    /// `--privileged`: refused unless the daemon is rootless (where it
-    /// cannot grant the host's root).
-    pub privileged: bool,
 }
 
 /// How often a running container's disk use is looked at.
@@ -101,7 +98,8 @@ enum Ending {
 impl Engine {
     /// Runs a container to completion (or its timeout); it is removed after.
     pub async fn run(&self, req: &RunRequest) -> Result<RunFacts, StepError> {
-        if req.privileged {
+        // `--privileged` only where it cannot grant the host's root.
+        if req.sandbox.privileged {
             let daemon = self
                 .describe_daemon()
                 .await
@@ -151,13 +149,6 @@ impl Engine {
                 let mut host = sandbox::host_config(&req.sandbox, mounts);
                 if let Some(network) = &req.network {
                     host.network_mode = Some(network.clone());
-                }
-                if req.privileged {
-                    // Only ever on a rootless daemon (checked above).
-                    host.privileged = Some(true);
-                    host.cap_drop = None;
-                    host.cap_add = None;
-                    host.devices = None;
                 }
                 host
             }),

@@ -22,17 +22,19 @@ pub(super) fn host_config(sandbox: &Sandbox, mounts: Vec<DockerMount>) -> HostCo
         memory_swap: Some(memory),
         pids_limit: sandbox.pids().map(i64::from),
         nano_cpus: Some((sandbox.limits.cpus * 1e9) as i64),
-        privileged: Some(false),
+        // Privileged only for a probe of a rootless daemon: `engine::run`
+        // refuses it on any other.
+        privileged: Some(sandbox.privileged),
         security_opt: Some(vec!["no-new-privileges".to_string()]),
-        cap_drop: Some(vec!["ALL".to_string()]),
-        cap_add: Some(
+        cap_drop: (!sandbox.privileged).then(|| vec!["ALL".to_string()]),
+        cap_add: (!sandbox.privileged).then(|| {
             sandbox
                 .capabilities()
                 .iter()
                 .map(|c| c.to_string())
-                .collect(),
-        ),
-        devices: Some(Vec::new()),
+                .collect()
+        }),
+        devices: (!sandbox.privileged).then(Vec::new),
         ipc_mode: Some("private".to_string()),
         // Output is captured (and capped) through the attach stream. The
         // daemon's own log copy would write every line to its disk as JSON:
@@ -89,5 +91,17 @@ mod tests {
         assert_eq!(hc.cap_add.map(|c| c.len()), Some(6));
         assert_eq!(hc.network_mode.as_deref(), Some("none"));
         assert_eq!(hc.privileged, Some(false));
+    }
+
+    #[test]
+    fn a_privileged_probe_is_privileged_and_the_report_says_so() {
+        let sandbox =
+            Sandbox::run(Limits::default(), Network::None, DEFAULT_RUN_TIMEOUT).privileged();
+        let hc = host_config(&sandbox, Vec::new());
+        assert_eq!(hc.privileged, Some(true));
+        assert_eq!(hc.cap_drop, None);
+        let json = serde_json::to_value(sandbox).expect("serializes");
+        assert_eq!(json["privileged"], true);
+        assert_eq!(json["capabilities"], serde_json::json!(["ALL"]));
     }
 }

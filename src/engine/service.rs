@@ -53,6 +53,10 @@ pub(crate) enum Ready {
 
 /// Lines of a service's log shown when it never became ready.
 const LOG_LINES: &str = "20";
+/// Bytes of those lines kept, at most (the end of them).
+const LOG_BYTES: usize = 2048;
+/// How long measuring a service's disk use may take.
+const DISK_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl Engine {
     /// Creates the exercise's network (labelled, recorded); its name.
@@ -242,6 +246,13 @@ impl Engine {
             }
         }
         let text = text.trim();
+        // The end is what explains a failed start; a message keeps 2 kB.
+        let start = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .find(|&i| text.len() - i <= LOG_BYTES)
+            .unwrap_or(text.len());
+        let text = &text[start..];
         if text.is_empty() {
             String::new()
         } else {
@@ -334,19 +345,30 @@ impl Engine {
             .map(|chunk| chunk.map_err(|e| std::io::Error::other(describe(&e))));
         let reader = tokio_util::io::StreamReader::new(stream);
         let bridge = tokio_util::io::SyncIoBridge::new(reader);
-        tokio::task::spawn_blocking(move || {
+        let counted = tokio::task::spawn_blocking(move || {
             let mut archive = tar::Archive::new(bridge);
             let mut total = 0u64;
             for entry in archive.entries().map_err(|e| e.to_string())? {
                 let entry = entry.map_err(|e| e.to_string())?;
                 if entry.header().entry_type().is_file() {
-                    total += entry.header().size().map_err(|e| e.to_string())?;
+                    // `size()` reads a PAX size too (files of 8 GiB and more).
+                    total = total.saturating_add(entry.size());
                 }
             }
             Ok(total)
-        })
-        .await
-        .map_err(|e| e.to_string())?
+        });
+        // A timeout or Ctrl-C abandons the count; the blocking reader ends
+        // with the archive stream, when the container goes at cleanup.
+        tokio::select! {
+            counted = tokio::time::timeout(DISK_TIMEOUT, counted) => match counted {
+                Ok(joined) => joined.map_err(|e| e.to_string())?,
+                Err(_) => Err(format!(
+                    "no answer within {} s",
+                    DISK_TIMEOUT.as_secs()
+                )),
+            },
+            _ = self.cancel.cancelled() => Err("interrupted".to_string()),
+        }
     }
 }
 

@@ -102,7 +102,6 @@ fn request(
         healthcheck: run.healthcheck,
         network: (run.network == crate::sandbox::Network::Exercise)
             .then(|| names::exercise_network(engine.run_id(), &ex.id)),
-        privileged: run.privileged,
     }
 }
 

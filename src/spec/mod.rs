@@ -287,7 +287,12 @@ pub struct RunStep {
 impl RunStep {
     /// What the run's container is confined by.
     pub fn sandbox(&self) -> Sandbox {
-        Sandbox::run(self.limits, self.network, self.timeout)
+        let sandbox = Sandbox::run(self.limits, self.network, self.timeout);
+        if self.privileged {
+            sandbox.privileged()
+        } else {
+            sandbox
+        }
     }
 
     /// The ENTRYPOINT the container gets: the step's own; none when the

@@ -2,7 +2,9 @@
 # A second Docker daemon for tests: its own socket, data root, exec root,
 # containerd and bridge (made here, with a subnet of its own and no NAT: its
 # containers reach nothing beyond it), vfs storage (no overlay mounts to
-# undo). Needs root.
+# undo). Needs root. DOCKGRADE_DAEMON_ARGS adds options to dockerd, split on
+# spaces (`--userns-remap=default`: the daemon one of 04-rootless's wrong
+# cases is graded on).
 #
 #   ci/second-daemon.sh start DIR   # start (or restart) it; loads busybox:1.35
 #   ci/second-daemon.sh kill DIR    # kill -9 it and everything it started
@@ -60,9 +62,10 @@ case "$cmd" in
         ip addr add "10.213.$net.1/24" dev "$bridge"
         ip link set "$bridge" up
       fi
+      # shellcheck disable=SC2086 # the extra options are words
       nohup dockerd --host "unix://$sock" --data-root "$dir/data" --exec-root "$dir/exec" \
         --pidfile "$dir/docker.pid" --bridge "$bridge" --iptables=false --ip-masq=false \
-        --storage-driver vfs >>"$dir/dockerd.log" 2>&1 &
+        --storage-driver vfs ${DOCKGRADE_DAEMON_ARGS:-} >>"$dir/dockerd.log" 2>&1 &
       for _ in $(seq 1 120); do answers && break; sleep 0.25; done
       answers || { tail -20 "$dir/dockerd.log" >&2; say "did not answer within 30 s"; exit 1; }
     fi

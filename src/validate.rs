@@ -163,6 +163,10 @@ pub(crate) enum CaseDaemon {
     /// A rootless daemon on this machine, at `$DOCKGRADE_ROOTLESS_HOST`
     /// (what `ci/rootless-up.sh` prints).
     Rootless,
+    /// A daemon that runs as root with `--userns-remap`, at
+    /// `$DOCKGRADE_USERNS_HOST` (`ci/second-daemon.sh` with
+    /// `DOCKGRADE_DAEMON_ARGS=--userns-remap=default`).
+    Userns,
 }
 
 /// `<case>/daemon.toml`.
@@ -174,6 +178,8 @@ struct DaemonFile {
 
 /// The variable naming the rootless daemon that cases may need.
 pub(crate) const ROOTLESS_HOST_VAR: &str = "DOCKGRADE_ROOTLESS_HOST";
+/// The variable naming the user-namespace-remapping daemon cases may need.
+pub(crate) const USERNS_HOST_VAR: &str = "DOCKGRADE_USERNS_HOST";
 
 /// The daemon a case folder asks for, if any.
 fn case_daemon(dir: &Path) -> Result<Option<CaseDaemon>, ValidateError> {
@@ -189,13 +195,27 @@ fn case_daemon(dir: &Path) -> Result<Option<CaseDaemon>, ValidateError> {
 fn case_host(case: &Case, default: &str) -> Result<String, ValidateError> {
     match case.daemon {
         None => Ok(default.to_string()),
-        Some(CaseDaemon::Rootless) => match std::env::var(ROOTLESS_HOST_VAR) {
-            Ok(host) if !host.trim().is_empty() => Ok(host.trim().to_string()),
-            _ => Err(ValidateError::MissingDaemon(format!(
-                "case {} is graded on a rootless daemon: start one (as root, `ci/rootless-up.sh` does and prints its address) and set {ROOTLESS_HOST_VAR} to that address",
-                case.dir.display()
-            ))),
-        },
+        Some(daemon) => {
+            let (var, what, how) = match daemon {
+                CaseDaemon::Rootless => (
+                    ROOTLESS_HOST_VAR,
+                    "a rootless daemon",
+                    "as root, `ci/rootless-up.sh` starts one and prints its address",
+                ),
+                CaseDaemon::Userns => (
+                    USERNS_HOST_VAR,
+                    "a daemon with --userns-remap",
+                    "as root, `DOCKGRADE_DAEMON_ARGS=--userns-remap=default ci/second-daemon.sh start DIR` starts one at unix://DIR/docker.sock",
+                ),
+            };
+            match std::env::var(var) {
+                Ok(host) if !host.trim().is_empty() => Ok(host.trim().to_string()),
+                _ => Err(ValidateError::MissingDaemon(format!(
+                    "case {} is graded on {what}: start one ({how}) and set {var} to its address",
+                    case.dir.display()
+                ))),
+            }
+        }
     }
 }
 

@@ -36,6 +36,27 @@ fn rootless_host() -> Option<String> {
     Some(host)
 }
 
+/// The daemon that runs as root with `--userns-remap` (04-rootless's wrong
+/// case), started if need be; `None` when this machine cannot (not root).
+fn userns_host() -> Option<String> {
+    if let Ok(host) = std::env::var("DOCKGRADE_USERNS_HOST") {
+        return Some(host);
+    }
+    rootless_host()?;
+    let dir = "/tmp/dockgrade-userns";
+    let up = Command::new(fixture_dir().join("ci/second-daemon.sh"))
+        .args(["start", dir])
+        .env("DOCKGRADE_DAEMON_ARGS", "--userns-remap=default")
+        .output()
+        .expect("ci/second-daemon.sh runs");
+    assert!(
+        up.status.success(),
+        "ci/second-daemon.sh failed: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    Some(format!("unix://{dir}/docker.sock"))
+}
+
 fn course() -> String {
     fixture_dir().join("exercises").display().to_string()
 }
@@ -110,10 +131,12 @@ fn a_privileged_probe_is_refused_on_a_daemon_that_runs_as_root() {
 #[test]
 fn validate_grades_the_rootless_cases_on_the_rootless_daemon_and_says_when_there_is_none() {
     let Some(host) = rootless_host() else { return };
+    let Some(userns) = userns_host() else { return };
     let ws = Workspace::new();
     let out = ws
         .dockgrade()
         .env("DOCKGRADE_ROOTLESS_HOST", &host)
+        .env("DOCKGRADE_USERNS_HOST", &userns)
         .args([
             "validate",
             "04-rootless",
@@ -126,11 +149,12 @@ fn validate_grades_the_rootless_cases_on_the_rootless_daemon_and_says_when_there
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("2 case(s): 2 as expected"), "{stdout}");
+    assert!(stdout.contains("3 case(s): 3 as expected"), "{stdout}");
 
     let out = ws
         .dockgrade()
         .env_remove("DOCKGRADE_ROOTLESS_HOST")
+        .env("DOCKGRADE_USERNS_HOST", &userns)
         .args([
             "validate",
             "04-rootless",

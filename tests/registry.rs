@@ -203,7 +203,7 @@ after = "web"
 
 [[steps]]
 name = "outside"
-run = {{ image = "busybox:1.35", cmd = ["wget", "-qO-", "-T", "3", "http://web:8080/index.html"] }}
+run = {{ image = "busybox:1.35", cmd = ["wget", "-qO-", "http://web:8080/index.html"] }}
 after = "web"
 
 [[steps]]
@@ -219,7 +219,8 @@ stdout = {{ equals = "hello" }}
 [[checks]]
 name = "a run off the network does not"
 step = "outside"
-exit_code = {{ not = 0 }}
+exit_code = 1
+stderr = {{ contains = "bad address 'web:8080'" }}
 
 [[checks]]
 name = "the exec ran in the service"

@@ -61,6 +61,21 @@ fn course() -> String {
     fixture_dir().join("exercises").display().to_string()
 }
 
+/// `dockgrade validate 04-rootless` over the course's own solutions.
+fn validate_04_rootless(ws: &Workspace) -> assert_cmd::Command {
+    let mut validate = ws.dockgrade();
+    validate
+        .args([
+            "validate",
+            "04-rootless",
+            "--exercises-dir",
+            &course(),
+            "--solutions-dir",
+        ])
+        .arg(fixture_dir().join("solutions"));
+    validate
+}
+
 #[test]
 fn the_rootless_exercise_passes_on_a_rootless_daemon() {
     let Some(host) = rootless_host() else { return };
@@ -133,36 +148,18 @@ fn validate_grades_the_rootless_cases_on_the_rootless_daemon_and_says_when_there
     let Some(host) = rootless_host() else { return };
     let Some(userns) = userns_host() else { return };
     let ws = Workspace::new();
-    let out = ws
-        .dockgrade()
+    let out = validate_04_rootless(&ws)
         .env("DOCKGRADE_ROOTLESS_HOST", &host)
         .env("DOCKGRADE_USERNS_HOST", &userns)
-        .args([
-            "validate",
-            "04-rootless",
-            "--exercises-dir",
-            &course(),
-            "--solutions-dir",
-        ])
-        .arg(fixture_dir().join("solutions"))
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("3 case(s): 3 as expected"), "{stdout}");
 
-    let out = ws
-        .dockgrade()
+    let out = validate_04_rootless(&ws)
         .env_remove("DOCKGRADE_ROOTLESS_HOST")
         .env("DOCKGRADE_USERNS_HOST", &userns)
-        .args([
-            "validate",
-            "04-rootless",
-            "--exercises-dir",
-            &course(),
-            "--solutions-dir",
-        ])
-        .arg(fixture_dir().join("solutions"))
         .output()
         .expect("runs");
     assert_eq!(out.status.code(), Some(3));

@@ -70,13 +70,13 @@ pub(crate) enum RunMount {
 
 /// Keeps the first `CAPTURE_LIMIT` bytes of a stream and counts the rest.
 #[derive(Debug, Default)]
-struct Capture {
-    kept: Vec<u8>,
-    dropped: u64,
+pub(super) struct Capture {
+    pub(super) kept: Vec<u8>,
+    pub(super) dropped: u64,
 }
 
 impl Capture {
-    fn push(&mut self, data: &[u8]) {
+    pub(super) fn push(&mut self, data: &[u8]) {
         let room = CAPTURE_LIMIT.saturating_sub(self.kept.len());
         let take = room.min(data.len());
         self.kept.extend_from_slice(&data[..take]);

@@ -21,7 +21,8 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
-use super::{CAPTURE_LIMIT, Engine, StepError, describe, sandbox};
+use super::run::Capture;
+use super::{Engine, StepError, describe, sandbox};
 use crate::observation::{RunFacts, ServiceFacts};
 use crate::sandbox::Sandbox;
 
@@ -290,20 +291,16 @@ impl Engine {
         let StartExecResults::Attached { mut output, .. } = started else {
             return Err(StepError::Infrastructure("the exec did not attach".into()));
         };
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let (mut out_dropped, mut err_dropped) = (0u64, 0u64);
+        let (mut out, mut err) = (Capture::default(), Capture::default());
         let collect = async {
             while let Some(Ok(frame)) = output.next().await {
-                let (buf, dropped, message) = match frame {
-                    LogOutput::StdErr { message } => (&mut err, &mut err_dropped, message),
+                match frame {
+                    LogOutput::StdErr { message } => err.push(&message),
                     LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                        (&mut out, &mut out_dropped, message)
+                        out.push(&message)
                     }
-                    LogOutput::StdIn { .. } => continue,
-                };
-                let room = CAPTURE_LIMIT.saturating_sub(buf.len()).min(message.len());
-                buf.extend_from_slice(&message[..room]);
-                *dropped += (message.len() - room) as u64;
+                    LogOutput::StdIn { .. } => {}
+                }
             }
         };
         let timed_out = tokio::select! {
@@ -323,10 +320,10 @@ impl Engine {
         Ok(RunFacts {
             exit_code,
             timed_out: timed_out.then_some(timeout),
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
-            stdout_dropped: out_dropped,
-            stderr_dropped: err_dropped,
+            stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+            stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+            stdout_dropped: out.dropped,
+            stderr_dropped: err.dropped,
             user: user.unwrap_or_default().to_string(),
             ..Default::default()
         })

@@ -1,9 +1,9 @@
 //! Image steps: a named image, found or pulled as the step's policy says.
 
 use crate::engine::{Engine, StepError};
-use crate::observation::{ImageFacts, StepObservation};
+use crate::observation::{ImageFacts, Observations, StepObservation, StepStatus};
 use crate::plan::Probe;
-use crate::spec::PullPolicy;
+use crate::spec::{ImageSource, PullPolicy};
 
 /// Observes the image `reference` for an `image` step.
 pub(super) async fn image_step(
@@ -16,6 +16,30 @@ pub(super) async fn image_step(
     match named_image(engine, reference, pull, probe).await {
         Ok(facts) => o.image = Some(facts),
         Err(e) => o.status = super::status_of(e),
+    }
+}
+
+/// The id and USER of the image a run or a service starts from: another
+/// step's (which must have made one), or a reference found or pulled if
+/// missing. `Err` is the status the step ends with.
+pub(super) async fn source_image(
+    engine: &Engine,
+    source: &ImageSource,
+    done: &Observations,
+) -> Result<(String, String), StepStatus> {
+    match source {
+        ImageSource::Step(step) => match done.steps.get(step).and_then(|s| s.image.as_ref()) {
+            Some(img) => Ok((img.id.clone(), img.config.user.clone())),
+            None => Err(StepStatus::Skipped(format!(
+                "not run: step `{step}` has no image"
+            ))),
+        },
+        ImageSource::Reference(reference) => {
+            named_image(engine, reference, PullPolicy::Missing, &Probe::default())
+                .await
+                .map(|img| (img.id, img.config.user))
+                .map_err(super::status_of)
+        }
     }
 }
 

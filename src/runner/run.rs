@@ -6,8 +6,8 @@ use crate::check;
 use crate::engine::{Engine, RunMount, RunRequest};
 use crate::names;
 use crate::observation::{Observations, StepObservation, StepStatus};
-use crate::plan::{PlannedStep, Probe};
-use crate::spec::{Exercise, ImageSource, Mount, PullPolicy, RunStep};
+use crate::plan::PlannedStep;
+use crate::spec::{Exercise, Mount, RunStep};
 use crate::stage::Stage;
 use crate::units::{format_limit, format_size};
 
@@ -21,29 +21,11 @@ pub(super) async fn run_step(
     stage: &Stage,
     o: &mut StepObservation,
 ) {
-    let (image, image_user) = match &run.image {
-        ImageSource::Step(step) => match done.steps.get(step).and_then(|s| s.image.as_ref()) {
-            Some(img) => (img.id.clone(), img.config.user.clone()),
-            None => {
-                o.status = StepStatus::Skipped(format!("not run: step `{step}` has no image"));
-                return;
-            }
-        },
-        ImageSource::Reference(reference) => {
-            match super::image::named_image(
-                engine,
-                reference,
-                PullPolicy::Missing,
-                &Probe::default(),
-            )
-            .await
-            {
-                Ok(img) => (img.id, img.config.user),
-                Err(e) => {
-                    o.status = super::status_of(e);
-                    return;
-                }
-            }
+    let (image, image_user) = match super::image::source_image(engine, &run.image, done).await {
+        Ok(found) => found,
+        Err(status) => {
+            o.status = status;
+            return;
         }
     };
     let mounts = match resolve_mounts(run, stage) {
@@ -121,12 +103,22 @@ fn resolve_mounts(run: &RunStep, stage: &Stage) -> Result<Vec<RunMount>, String>
                     readonly: *readonly,
                 })
                 .map_err(|e| format!("cannot mount `{source}`: {e}")),
-            Mount::Tmpfs { target } => Ok(RunMount::Tmpfs {
-                target: target.clone(),
-            }),
-            Mount::Scratch { target } => Ok(RunMount::Scratch {
-                target: target.clone(),
-            }),
+            // The others are in memory: nothing of the host to check.
+            other => in_memory_mount(other).ok_or_else(|| format!("cannot mount {other:?}")),
         })
         .collect()
+}
+
+/// A `tmpfs` or `scratch` mount in the engine's terms; `None` for a bind
+/// mount, whose source must be resolved against the submission.
+pub(super) fn in_memory_mount(mount: &Mount) -> Option<RunMount> {
+    match mount {
+        Mount::Tmpfs { target } => Some(RunMount::Tmpfs {
+            target: target.clone(),
+        }),
+        Mount::Scratch { target } => Some(RunMount::Scratch {
+            target: target.clone(),
+        }),
+        Mount::Bind { .. } => None,
+    }
 }

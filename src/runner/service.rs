@@ -5,17 +5,14 @@
 //! stays up until the exercise's cleanup; pushes and execs find it through
 //! its step's observation.
 
-use crate::engine::{Engine, Ready, RunMount, ServiceRequest};
+use crate::engine::{Engine, Ready, ServiceRequest};
 use crate::names;
 use crate::observation::{
     Observations, ServiceFacts, StepObservation, StepStatus, Unanswered, expand,
 };
 use crate::plan::{PlannedStep, Probe};
 use crate::sandbox::{Network, Sandbox};
-use crate::spec::{
-    ExecStep, Exercise, HttpRequest, ImageSource, Mount, PullPolicy, PushStep, Readiness,
-    ServiceStep,
-};
+use crate::spec::{ExecStep, Exercise, HttpRequest, PushStep, Readiness, ServiceStep};
 
 /// Starts a service and waits until it is ready.
 pub(super) async fn service_step(
@@ -26,29 +23,11 @@ pub(super) async fn service_step(
     done: &Observations,
     o: &mut StepObservation,
 ) {
-    let image = match &service.image {
-        ImageSource::Step(step) => match done.steps.get(step).and_then(|s| s.image.as_ref()) {
-            Some(img) => img.id.clone(),
-            None => {
-                o.status = StepStatus::Skipped(format!("not run: step `{step}` has no image"));
-                return;
-            }
-        },
-        ImageSource::Reference(reference) => {
-            match super::image::named_image(
-                engine,
-                reference,
-                PullPolicy::Missing,
-                &Probe::default(),
-            )
-            .await
-            {
-                Ok(img) => img.id,
-                Err(e) => {
-                    o.status = super::status_of(e);
-                    return;
-                }
-            }
+    let image = match super::image::source_image(engine, &service.image, done).await {
+        Ok((id, _)) => id,
+        Err(status) => {
+            o.status = status;
+            return;
         }
     };
     let request = ServiceRequest {
@@ -65,18 +44,11 @@ pub(super) async fn service_step(
             Readiness::Http(path) => Ready::Http(path.clone()),
         },
         sandbox: Sandbox::run(service.limits, Network::Exercise, service.timeout),
+        // The spec allows a service no bind mount.
         mounts: service
             .mounts
             .iter()
-            .filter_map(|m| match m {
-                Mount::Tmpfs { target } => Some(RunMount::Tmpfs {
-                    target: target.clone(),
-                }),
-                Mount::Scratch { target } => Some(RunMount::Scratch {
-                    target: target.clone(),
-                }),
-                Mount::Bind { .. } => None,
-            })
+            .filter_map(super::run::in_memory_mount)
             .collect(),
     };
     match engine.start_service(&request).await {

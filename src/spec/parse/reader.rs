@@ -289,6 +289,14 @@ impl<'a, 'i> Entry<'a, 'i> {
         ok.then_some(out)
     }
 
+    /// A string, or an array of strings: one or several names.
+    pub(super) fn string_or_strings(&self, diag: &mut Diagnostics) -> Option<Vec<String>> {
+        match self.value.get_ref() {
+            DeValue::String(_) => self.string(diag).map(|s| vec![s]),
+            _ => self.string_array(diag),
+        }
+    }
+
     pub(super) fn string_map(&self, diag: &mut Diagnostics) -> Option<BTreeMap<String, String>> {
         let obj = self.table(diag)?;
         let mut out = BTreeMap::new();

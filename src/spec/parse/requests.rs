@@ -75,16 +75,9 @@ pub(super) fn http(
 /// `headers`.
 fn request(diag: &mut Diagnostics, t: &Table, step: &Step, steps: &[Step]) -> Option<HttpRequest> {
     let service = service(diag, t, step, steps, true);
-    let port = t.entry("port").and_then(|p| {
-        let n = p.unsigned(diag)?;
-        match u16::try_from(n) {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                p.invalid(diag, "a port is a number from 1 to 65535");
-                None
-            }
-        }
-    });
+    let port = t
+        .entry("port")
+        .and_then(|p| super::services::port(diag, &p));
     let asks_a_container = service.as_ref().is_some_and(|name| {
         steps
             .iter()

@@ -116,7 +116,7 @@ fn service_mounts(diag: &mut Diagnostics, t: &Table) -> Vec<Mount> {
     }
 }
 
-fn port(diag: &mut Diagnostics, f: &Entry) -> Option<u16> {
+pub(super) fn port(diag: &mut Diagnostics, f: &Entry) -> Option<u16> {
     let n = f.unsigned(diag)?;
     match u16::try_from(n) {
         Ok(p) if p > 0 => Some(p),
@@ -187,10 +187,7 @@ pub(super) fn push_step(diag: &mut Diagnostics, t: &Table, earlier: &[Step]) -> 
             None
         }
         Some(f) => {
-            let list = match f.value.get_ref() {
-                toml::de::DeValue::String(_) => f.string(diag).map(|s| vec![s]),
-                _ => f.string_array(diag),
-            }?;
+            let list = f.string_or_strings(diag)?;
             let bad: Vec<&String> = list.iter().filter(|r| !is_repository_tag(r)).collect();
             if list.is_empty() || !bad.is_empty() {
                 f.invalid(
@@ -322,11 +319,7 @@ pub(super) fn after(diag: &mut Diagnostics, t: &Table, earlier: &[Step]) -> Vec<
     let Some(f) = t.entry("after") else {
         return Vec::new();
     };
-    let names = match f.value.get_ref() {
-        toml::de::DeValue::String(_) => f.string(diag).map(|s| vec![s]),
-        _ => f.string_array(diag),
-    }
-    .unwrap_or_default();
+    let names = f.string_or_strings(diag).unwrap_or_default();
     names
         .into_iter()
         .filter(|name| {

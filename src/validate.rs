@@ -17,7 +17,9 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::check::Status;
-use crate::engine::{Engine, EngineError};
+use std::sync::Arc;
+
+use crate::engine::{Engine, EngineError, KeptLayers};
 use crate::event::ExerciseResult;
 use crate::exit;
 use crate::names;
@@ -374,11 +376,14 @@ pub(crate) fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncove
 /// engine of its own (its own run id and resources, as `batch` grades
 /// students), started from `host` and stopped with `cancel`. Cases of live
 /// exercises replay a student's commands, whose containers have fixed
-/// names: they are graded one after the other, on `engine`.
+/// names: they are graded one after the other, on `engine`. The engines of
+/// `check` cases leave their layers to `kept`, the build cache the caller
+/// removes when validation ends.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn validate(
     engine: &Engine,
     host: &str,
+    kept: &Arc<KeptLayers>,
     exercises: &[Exercise],
     solutions: &Path,
     jobs: usize,
@@ -401,7 +406,8 @@ pub(crate) async fn validate(
         .map(|(ex, case)| async move {
             let engine = Engine::connect_to(host, &names::new_run_id())
                 .await?
-                .stopped_with(engine);
+                .stopped_with(engine)
+                .keeping_layers(kept.clone());
             let result = grade_case(&engine, host, ex, &case, solutions, STEP_JOBS).await?;
             Ok::<_, ValidateError>((ex, case, result))
         })

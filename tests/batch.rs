@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -518,4 +518,174 @@ fn a_batch_exports_to_canvas_and_moodle() {
         .output()
         .expect("runs");
     assert_eq!(missing.status.code(), Some(2));
+}
+
+/// Builds whose `RUN` writes a time stamp: an image rebuilt has a new one.
+/// The stamp is made in a stage of its own, whose layers no label finds.
+const STAMP: &str = r#"
+id = "stamp"
+title = "Stamp"
+[submission]
+required = ["Dockerfile"]
+[[steps]]
+name = "image"
+build = { dockerfile = "Dockerfile", timeout = "60s" }
+[[steps]]
+name = "run"
+run = { image = "image", timeout = "90s" }
+[[checks]]
+name = "stamps"
+step = "run"
+stdout = { contains = "stamp" }
+"#;
+
+/// A class of the stamp exercise, each student's `CMD` given, and
+/// dockgrade's cache (where the build cache's journals go) in `cache/`.
+fn stamp_class(nonce: &str, students: &[(&str, &str)]) -> Workspace {
+    let ws = Workspace::new();
+    ws.write("exercises/stamp.toml", STAMP);
+    for (id, cmd) in students {
+        ws.write(
+            &format!("subs/{id}/Dockerfile"),
+            format!(
+                "FROM busybox:1.35 AS stamp\nRUN echo stamp-{nonce} $(date +%s%N) > /stamp\n\
+                 FROM busybox:1.35\nCOPY --from=stamp /stamp /stamp\nCMD {cmd}\n"
+            ),
+        );
+    }
+    ws
+}
+
+/// Every image on the daemon, and the ids of those whose own instruction
+/// mentions `nonce`.
+fn images_of(nonce: &str) -> Vec<String> {
+    let out = common::docker(&["image", "ls", "-aq", "--no-trunc"]);
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if ids.is_empty() {
+        return ids;
+    }
+    let mut args = vec![
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}} {{json .ContainerConfig.Cmd}}",
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    let out = common::docker(&args);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(nonce))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+fn unique(what: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_nanos();
+    format!("{what}{nanos:x}{}", std::process::id())
+}
+
+#[test]
+fn students_share_the_build_cache_and_it_is_gone_when_the_batch_ends() {
+    let nonce = unique("share");
+    let cat = r#"["cat", "/stamp"]"#;
+    let ws = stamp_class(&nonce, &[("a", cat), ("b", cat), ("c", cat)]);
+    let o = ws
+        .dockgrade()
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .args(["batch", "subs", "--out", "out", "--jobs", "1"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    // One after the other, the second and third students' builds reused the
+    // first one's RUN layer: the same stamp.
+    let stamps: BTreeSet<String> = ["a", "b", "c"]
+        .iter()
+        .map(|s| {
+            let text = std::fs::read_to_string(ws.path(&format!("out/students/{s}/report.json")))
+                .expect("report.json");
+            let at = text
+                .find(&format!("stamp-{nonce} "))
+                .expect("the stamp is reported");
+            text[at..]
+                .split_whitespace()
+                .nth(1)
+                .expect("stamp")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(stamps.len(), 1, "{stamps:?}");
+    assert!(
+        stderr.contains("cached layer(s) the batch kept"),
+        "{stderr}"
+    );
+    assert!(images_of(&nonce).is_empty(), "the cached layers are left");
+    let journals = std::fs::read_dir(ws.path("cache/kept-layers")).expect("journal folder");
+    assert_eq!(
+        journals.count(),
+        0,
+        "the journal is removed with its layers"
+    );
+    nothing_left(&ws, "out");
+}
+
+#[test]
+fn a_killed_batch_leaves_its_build_cache_to_clean() {
+    let nonce = unique("killed");
+    let ws = stamp_class(
+        &nonce,
+        &[("a", r#"["cat", "/stamp"]"#), ("b", r#"["sleep", "80"]"#)],
+    );
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .current_dir(ws.path("."))
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .args(["batch", "subs", "--out", "out", "--jobs", "1", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ws.path("out/students/a/result.json").exists() {
+        assert!(Instant::now() < deadline, "a was never graded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // b is running: its sleep is a container of a run this kill strands.
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("waits");
+    let cached = images_of(&nonce);
+    assert!(!cached.is_empty(), "a's layers were kept for b");
+    let journal = std::fs::read_dir(ws.path("cache/kept-layers"))
+        .expect("journal folder")
+        .flatten()
+        .next()
+        .expect("a journal");
+    let text = std::fs::read_to_string(journal.path()).expect("journal");
+    assert!(cached.iter().all(|id| text.contains(id.as_str())), "{text}");
+    let o = ws
+        .dockgrade()
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .arg("clean")
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout.contains("cached layer(s) that a batch kept"),
+        "{stdout}"
+    );
+    assert!(images_of(&nonce).is_empty(), "clean left the cached layers");
+    assert!(!journal.path().exists(), "clean left the journal");
+    nothing_left(&ws, "out");
 }

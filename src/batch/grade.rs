@@ -13,7 +13,7 @@ use super::layout::{Source, Submission};
 use super::progress::Progress;
 use super::store::{CheckMark, Row, RowStatus, Store};
 use crate::check::Status;
-use crate::engine::Engine;
+use crate::engine::{Engine, KeptLayers};
 use crate::event::{Event, ExercisePreview, ExerciseResult};
 use crate::names;
 use crate::report::human::HumanReporter;
@@ -79,15 +79,16 @@ pub(crate) fn plain_row(
     }
 }
 
-/// Grades `sub` on the daemon at `host`.
+/// Grades `sub` on the daemon whose build cache is `kept`.
 pub(crate) async fn grade(
     ctx: &Context,
-    host: &str,
+    kept: &Arc<KeptLayers>,
     sub: &Submission,
     folder: &str,
     progress: &Progress,
 ) -> Outcome {
     let started = Instant::now();
+    let host = kept.host();
     // An archive is unpacked into a private folder, removed when this ends.
     let unpacked;
     let path: PathBuf = match &sub.source {
@@ -123,7 +124,7 @@ pub(crate) async fn grade(
     }
     let hash = hash_of(&sub.source, &path, &ctx.course).await;
     let engine = match Engine::connect_to(host, &names::new_run_id()).await {
-        Ok(e) => Arc::new(e),
+        Ok(e) => Arc::new(e.keeping_layers(kept.clone())),
         Err(e) => return Outcome::DaemonLost(e.to_string()),
     };
     progress.started(&sub.student.id);

@@ -39,7 +39,9 @@ use self::progress::Progress;
 use self::shard::Shard;
 use self::store::{Row, RowStatus, Store};
 use self::student::{Student, folder_name};
+use crate::engine::{CleanupReport, Engine, KeptLayers};
 use crate::error::Error;
+use crate::names;
 
 /// What `dockgrade batch` was asked.
 #[derive(Debug)]
@@ -77,6 +79,8 @@ struct Task {
 struct Daemon {
     host: String,
     alive: AtomicBool,
+    /// The build cache its runs share, removed when the batch ends.
+    kept: Arc<KeptLayers>,
 }
 
 /// Grades the class; writes every student's files and the gradebook.
@@ -109,6 +113,7 @@ pub(crate) async fn run(ctx: Arc<Context>, req: Request) -> Result<Ended, Error>
             Arc::new(Daemon {
                 host: h.clone(),
                 alive: AtomicBool::new(true),
+                kept: Arc::new(KeptLayers::new(h, &names::new_run_id())),
             })
         })
         .collect();
@@ -128,6 +133,9 @@ pub(crate) async fn run(ctx: Arc<Context>, req: Request) -> Result<Ended, Error>
     }
     futures_util::future::join_all(workers).await;
     progress.done();
+    for daemon in &daemons {
+        release_cache(daemon, req.quiet).await;
+    }
     let stranded = queue.waiting();
     for d in daemons.iter().filter(|d| !d.alive.load(Ordering::Relaxed)) {
         eprintln!(
@@ -313,7 +321,7 @@ async fn work(ctx: Arc<Context>, daemon: Arc<Daemon>, queue: Arc<Queue>, progres
         }
         let graded = grade::grade(
             &ctx,
-            &daemon.host,
+            &daemon.kept,
             &task.submission,
             &task.folder,
             &progress,
@@ -338,6 +346,38 @@ async fn work(ctx: Arc<Context>, daemon: Arc<Daemon>, queue: Arc<Queue>, progres
                 return;
             }
         }
+    }
+}
+
+/// Removes the build cache the batch kept on `daemon` (also after Ctrl-C).
+/// A daemon that stopped answering keeps it, journalled, for `dockgrade
+/// clean --docker-host` once it is back.
+async fn release_cache(daemon: &Daemon, quiet: bool) {
+    if daemon.kept.len() == 0 {
+        return;
+    }
+    if !quiet {
+        eprintln!(
+            "removing the {} cached layer(s) the batch kept on {}…",
+            daemon.kept.len(),
+            daemon.host
+        );
+    }
+    let report = match Engine::connect_to(&daemon.host, &names::new_run_id()).await {
+        Ok(engine) => engine.release_kept(&daemon.kept).await,
+        Err(_) => CleanupReport {
+            daemon_gone: true,
+            ..Default::default()
+        },
+    };
+    if report.daemon_gone {
+        eprintln!(
+            "the layers the batch cached on {} are left: `dockgrade clean --docker-host {}` \
+             removes them once the daemon answers",
+            daemon.host, daemon.host
+        );
+    } else {
+        report.warn();
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::runtime;
-use crate::engine::{Engine, RunOnDaemon};
+use crate::engine::{self, Engine, Journal, RunOnDaemon};
 use crate::error::Error;
 use crate::exit;
 use crate::names::{self, LABEL};
@@ -50,6 +50,14 @@ fn verdict(run: &RunOnDaemon, args: &CleanArgs, now: u64) -> Verdict {
     let Some(owner) = Owner::from_labels(&run.labels) else {
         return Verdict::Remove("left by an earlier version");
     };
+    owner_verdict(&owner, args, now)
+}
+
+/// Whether what `owner`'s process made goes or stays.
+fn owner_verdict(owner: &Owner, args: &CleanArgs, now: u64) -> Verdict {
+    if args.all {
+        return Verdict::Remove("--all");
+    }
     let old_enough = args
         .older_than
         .is_some_and(|age| now.saturating_sub(owner.started) > age.as_secs());
@@ -92,7 +100,13 @@ async fn clean(engine: &Engine, args: &CleanArgs) -> Result<Vec<String>, Error> 
     let mut removed = (0, 0, 0, 0);
     let (mut kept, mut in_use) = (0, 0);
     let mut failures = Vec::new();
-    for run in engine.runs_on_daemon().await? {
+    // The build cache of a batch or validate (see `engine::kept`): its
+    // layers carry no run label, only the journal names them.
+    let journals: Vec<Journal> = engine::journals()
+        .into_iter()
+        .filter(|j| j.host == engine.host())
+        .collect();
+    for run in engine.runs_on_daemon(args.all).await? {
         let (c, i, v, n) = run.counts();
         let name = if run.run.is_empty() {
             "(no run id)"
@@ -123,6 +137,27 @@ async fn clean(engine: &Engine, args: &CleanArgs) -> Result<Vec<String>, Error> 
                 failures.extend(report.failures);
             }
         }
+    }
+    let mut cached = 0;
+    for journal in &journals {
+        let layers = journal.layers.len();
+        match owner_verdict(&journal.owner, args, now) {
+            Verdict::Keep(why) => {
+                say!("kept the build cache of a batch ({layers} layer(s)): {why}");
+            }
+            Verdict::Remove(why) if args.dry_run => {
+                say!("would remove the build cache of a batch ({why}): {layers} layer(s)");
+            }
+            Verdict::Remove(_) => {
+                let report = engine.remove_journal(journal).await;
+                cached += report.images;
+                in_use += report.in_use;
+                failures.extend(report.failures);
+            }
+        }
+    }
+    if cached > 0 {
+        say!("removed {cached} cached layer(s) that a batch kept");
     }
     if !args.dry_run {
         say!(

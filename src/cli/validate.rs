@@ -4,13 +4,14 @@
 
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 
 use super::{Course, ReportFiles, runtime};
 use crate::catalog;
-use crate::engine::Engine;
+use crate::engine::{Engine, KeptLayers};
 use crate::error::Error;
 use crate::names;
 use crate::report::validate::{ValidateJson, ValidateJunit, render_human};
@@ -85,9 +86,11 @@ async fn validate_course(
     };
     let mut report = ValidateReport::new(engine.run_id());
     let host = crate::engine::docker_host();
+    let kept = Arc::new(KeptLayers::new(&host, engine.run_id()));
     let mut run = Box::pin(validate::validate(
         &engine,
         &host,
+        &kept,
         exercises,
         solutions,
         jobs,
@@ -110,6 +113,7 @@ async fn validate_course(
     // Whatever was still in flight is recorded and labelled: cleanup finds it.
     let cleanup = engine.cleanup().await;
     cleanup.warn();
+    engine.release_kept(&kept).await.warn();
     if io::stderr().is_terminal() {
         eprint!("\r\x1b[2K");
     }

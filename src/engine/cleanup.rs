@@ -43,7 +43,7 @@ impl Resource {
 
 /// How one removal went.
 #[derive(Debug)]
-enum Removal {
+pub(super) enum Removal {
     Removed,
     /// Already gone.
     Absent,
@@ -54,7 +54,7 @@ enum Removal {
 }
 
 impl Removal {
-    fn of(result: Result<(), DockerError>) -> Removal {
+    pub(super) fn of(result: Result<(), DockerError>) -> Removal {
         match result {
             Ok(()) => Removal::Removed,
             Err(e) if is_not_found(&e) => Removal::Absent,
@@ -132,6 +132,8 @@ impl CleanupReport {
 struct Listed {
     id: String,
     labels: HashMap<String, String>,
+    /// An image without a tag: a layer of some build.
+    untagged: bool,
 }
 
 /// What one run left on the daemon, with the labels that say whose it is.
@@ -172,7 +174,12 @@ impl Engine {
                 self.docker.remove_container(id, Some(options)).await
             }
             Resource::Image => {
-                let options = RemoveImageOptionsBuilder::default().force(true).build();
+                // An image's untagged parents go with it, unless the build
+                // cache is kept: then they are the cache (see `kept`).
+                let options = RemoveImageOptionsBuilder::default()
+                    .force(true)
+                    .noprune(self.kept.is_some())
+                    .build();
                 self.docker
                     .remove_image(id, Some(options), None)
                     .await
@@ -248,11 +255,18 @@ impl Engine {
                 self.remove_build_container(id).await,
             );
         }
-        // Children first: a stage's layers were reported after its parents'.
-        for id in created.layers.iter().rev() {
-            self.remove_untagged(id).await;
-        }
+        // Labelled layers of this run (the builder's LABEL steps) first:
+        // with the cache kept, removing them leaves their parents.
         report.add(self.sweep(&run_filter(&self.run_id)).await);
+        match &self.kept {
+            Some(kept) => self.keep_layers(kept, &created.layers).await,
+            // Children first: a stage's layers were reported after its parents'.
+            None => {
+                for id in created.layers.iter().rev() {
+                    self.remove_untagged(id).await;
+                }
+            }
+        }
         if !report.failures.is_empty() || report.listing_failure.is_some() {
             report.daemon_gone = !self.answers().await;
         }
@@ -316,8 +330,12 @@ impl Engine {
         }
     }
 
-    /// Everything labelled as dockgrade's on the daemon, by run.
-    pub async fn runs_on_daemon(&self) -> Result<Vec<RunOnDaemon>, EngineError> {
+    /// Everything labelled as dockgrade's on the daemon, by run; untagged
+    /// layers that carry no run only with `build_layers` (see below).
+    pub async fn runs_on_daemon(
+        &self,
+        build_layers: bool,
+    ) -> Result<Vec<RunOnDaemon>, EngineError> {
         let mut runs: BTreeMap<String, RunOnDaemon> = BTreeMap::new();
         for kind in [
             Resource::Container,
@@ -331,6 +349,17 @@ impl Engine {
                 .map_err(|e| EngineError::Daemon(describe(&e)))?;
             for l in listed {
                 let run_id = l.labels.get(RUN_LABEL).cloned().unwrap_or_default();
+                // The builder adds dockgrade's labels one LABEL step at a
+                // time: the layers of the first steps carry some of them but
+                // no run. They are not an earlier version's leftovers but
+                // layers of a build, which go with the image built on them
+                // or with the build cache that keeps them (`kept`), perhaps
+                // a batch's still running.
+                // `--all` takes them too: a killed batch's journal may be
+                // on another machine.
+                if run_id.is_empty() && l.untagged && !build_layers {
+                    continue;
+                }
                 let run = runs.entry(run_id.clone()).or_insert_with(|| RunOnDaemon {
                     run: run_id,
                     labels: l.labels.clone(),
@@ -421,6 +450,7 @@ impl Engine {
         let listed = |id: String, labels: Option<HashMap<String, String>>| Listed {
             id,
             labels: labels.unwrap_or_default(),
+            untagged: false,
         };
         Ok(match kind {
             Resource::Container => {
@@ -440,7 +470,10 @@ impl Engine {
                     .build();
                 let list = self.docker.list_images(Some(options)).await?;
                 list.into_iter()
-                    .map(|i| listed(i.id, Some(i.labels)))
+                    .map(|i| Listed {
+                        untagged: i.repo_tags.iter().all(|t| t == "<none>:<none>"),
+                        ..listed(i.id, Some(i.labels))
+                    })
                     .collect()
             }
             Resource::Volume => {

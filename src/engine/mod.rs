@@ -10,7 +10,8 @@
 //! its own network and execs in them; [`registry`] asks services over HTTP
 //! and pushes to a registry service; [`cleanup`] removes what a run created, and
 //! what a replay for `validate` recorded; [`transfer`] pulls images with
-//! per-layer progress, and saves and loads image archives (`prepare`). The engine takes its own request
+//! per-layer progress, and saves and loads image archives (`prepare`); [`kept`]
+//! keeps a batch's build cache between its runs. The engine takes its own request
 //! types and returns [`observation`](crate::observation) facts: it knows
 //! nothing of exercise specs. Everything it creates carries dockgrade's
 //! labels ([`crate::names`]) and is recorded, so [`Engine::cleanup`] removes
@@ -20,6 +21,7 @@ mod archive;
 mod build;
 mod cleanup;
 mod image;
+mod kept;
 mod layers;
 mod live;
 mod registry;
@@ -37,7 +39,8 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 
 pub(crate) use build::{BuildOutcome, BuildRequest};
-pub(crate) use cleanup::RunOnDaemon;
+pub(crate) use cleanup::{CleanupReport, RunOnDaemon};
+pub(crate) use kept::{Journal, KeptLayers, journals};
 pub(crate) use run::{RunMount, RunRequest};
 pub(crate) use service::{Ready, ServiceRequest};
 pub(crate) use transfer::{ImageArchive, PullProgress, TransferError};
@@ -148,6 +151,9 @@ pub(crate) struct Engine {
     /// Set when the run must stop (Ctrl-C, SIGTERM): running builds and
     /// containers are stopped, nothing new starts.
     cancel: tokio_util::sync::CancellationToken,
+    /// The build cache of the command this run belongs to: its layers go
+    /// there at cleanup rather than away ([`kept`]).
+    kept: Option<std::sync::Arc<KeptLayers>>,
 }
 
 /// The daemon address as the user configured it (for messages).
@@ -193,7 +199,13 @@ impl Engine {
             created: Mutex::new(Created::default()),
             probe_counter: AtomicU64::new(0),
             cancel: tokio_util::sync::CancellationToken::new(),
+            kept: None,
         })
+    }
+
+    /// Where the daemon was reached (`unix://…`, `tcp://…`).
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
     pub fn run_id(&self) -> &str {
@@ -222,6 +234,14 @@ impl Engine {
     /// stays its own): engines of one command share one Ctrl-C.
     pub fn stopped_with(mut self, other: &Engine) -> Engine {
         self.cancel = other.cancel.child_token();
+        self
+    }
+
+    /// This engine, leaving its layers to `kept` at cleanup: a later run
+    /// of the same command on the same daemon builds on them.
+    pub fn keeping_layers(mut self, kept: std::sync::Arc<KeptLayers>) -> Engine {
+        debug_assert_eq!(kept.host(), self.host);
+        self.kept = Some(kept);
         self
     }
 

@@ -1,0 +1,452 @@
+//! The build cache a command that grades many submissions keeps between
+//! its runs: [`KeptLayers`], the journal that lets `dockgrade clean` find
+//! them after a crash, and their removal.
+//!
+//! The legacy builder's cache is nothing but the layer images earlier builds
+//! left on the daemon, and a run that ends removes what it built: without
+//! this, every student's `RUN apt-get install git` downloads and unpacks git
+//! again, as the first student's did. `batch` and `validate` therefore hand
+//! each finished run's layers to a [`KeptLayers`] of their daemon instead of
+//! removing them, and remove them all when they end ([`Engine::release_kept`]).
+//! Runs share nothing else: the builder reuses a layer only for the same
+//! instruction on the same parent (for `COPY` and `ADD`, the same content),
+//! so a student's image is what their own build would have made.
+//!
+//! Those layers are untagged, and the builder labels only the last ones of
+//! the final stage, so no label finds them if the command dies. Every id is
+//! therefore written to a journal (`kept-layers/` in dockgrade's cache
+//! folder, naming the daemon and the owner process) before the run that
+//! built it lets go of it; the journal goes once its layers are gone, and
+//! `dockgrade clean` removes the layers of journals whose process is gone
+//! (and keeps away from those of running ones). The cache is bounded: past
+//! [`BUDGET`] bytes of kept layers, all of them are removed and it fills
+//! again.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bollard::query_parameters::RemoveImageOptionsBuilder;
+
+use super::Engine;
+use super::cleanup::{CleanupReport, Removal};
+use crate::owner::Owner;
+
+/// Most bytes of layers kept at once on one daemon (each layer counted by
+/// what it adds to its parent). The course's largest layer, git installed
+/// with apt, is about 70 MB.
+pub(crate) const BUDGET: u64 = 4 << 30;
+
+/// The layers a command keeps on one daemon for its later builds.
+#[derive(Debug)]
+pub(crate) struct KeptLayers {
+    host: String,
+    journal: PathBuf,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// In the order their runs ended, each run's parents before children.
+    ids: Vec<String>,
+    known: HashSet<String>,
+    bytes: u64,
+    /// The journal holds its header.
+    started: bool,
+}
+
+impl KeptLayers {
+    /// A cache for the daemon at `host`, journalled under dockgrade's cache
+    /// folder as `kept-layers/<run_id>`.
+    pub fn new(host: &str, run_id: &str) -> KeptLayers {
+        KeptLayers::in_folder(&journal_folder(), host, run_id)
+    }
+
+    fn in_folder(folder: &Path, host: &str, run_id: &str) -> KeptLayers {
+        KeptLayers {
+            host: host.to_string(),
+            journal: folder.join(run_id),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// How many layers are kept now.
+    pub fn len(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.ids.len())
+    }
+
+    /// Takes `layers` (of `bytes` in all) in: journalled first, so that a
+    /// crash right after leaves them findable. Whether the cache is now
+    /// over its budget.
+    fn keep(&self, layers: &[String], bytes: u64) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        let new: Vec<&String> = layers
+            .iter()
+            .filter(|id| !state.known.contains(*id))
+            .collect();
+        if new.is_empty() {
+            return state.bytes > BUDGET;
+        }
+        let mut text = String::new();
+        if !state.started {
+            text.push_str(&header(&self.host, Owner::current()));
+        }
+        for id in &new {
+            text.push_str(id);
+            text.push('\n');
+        }
+        match append(&self.journal, &text) {
+            Ok(()) => state.started = true,
+            Err(e) => tracing::warn!(
+                "cannot write the journal of kept layers {}: {e}; if dockgrade is killed, \
+                 `dockgrade clean` will not find them",
+                self.journal.display()
+            ),
+        }
+        for id in new {
+            state.known.insert(id.clone());
+            state.ids.push(id.clone());
+        }
+        state.bytes += bytes;
+        state.bytes > BUDGET
+    }
+
+    /// Everything kept, emptied out of the cache (not yet from the journal).
+    fn take(&self) -> Vec<String> {
+        self.state.lock().map_or_else(
+            |_| Vec::new(),
+            |mut s| {
+                s.known.clear();
+                s.bytes = 0;
+                std::mem::take(&mut s.ids)
+            },
+        )
+    }
+
+    /// After a release: the journal names only what is still left (or goes).
+    fn settle(&self, left: &[String]) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let mut all: Vec<String> = left.to_vec();
+        all.extend(state.ids.iter().cloned());
+        let written = if all.is_empty() {
+            state.started = false;
+            match fs::remove_file(&self.journal) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            for id in left {
+                if state.known.insert(id.clone()) {
+                    state.ids.insert(0, id.clone());
+                }
+            }
+            let mut text = header(&self.host, Owner::current());
+            for id in &all {
+                text.push_str(id);
+                text.push('\n');
+            }
+            state.started = true;
+            replace(&self.journal, &text)
+        };
+        if let Err(e) = written {
+            tracing::warn!(
+                "cannot update the journal of kept layers {}: {e}",
+                self.journal.display()
+            );
+        }
+    }
+}
+
+/// A journal of kept layers, as `dockgrade clean` reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Journal {
+    pub path: PathBuf,
+    pub host: String,
+    pub owner: Owner,
+    pub layers: Vec<String>,
+}
+
+/// `kept-layers/` in dockgrade's cache folder.
+fn journal_folder() -> PathBuf {
+    crate::installed::cache_dir().join("kept-layers")
+}
+
+fn header(host: &str, owner: &Owner) -> String {
+    format!(
+        "host\t{host}\nowner\t{}\t{}\t{}\n",
+        owner.host, owner.process, owner.started
+    )
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent)?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
+}
+
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent)?;
+    let mut temp = tempfile::NamedTempFile::new_in(parent)?;
+    temp.write_all(text.as_bytes())?;
+    temp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Reads one journal; `None` for a file that is not one.
+fn parse(path: &Path, text: &str) -> Option<Journal> {
+    let mut lines = text.lines();
+    let host = lines.next()?.strip_prefix("host\t")?.to_string();
+    let mut owner = lines.next()?.strip_prefix("owner\t")?.split('\t');
+    let owner = Owner {
+        host: owner.next()?.to_string(),
+        process: owner.next()?.to_string(),
+        started: owner.next()?.parse().ok()?,
+    };
+    let layers = lines
+        .filter(|l| is_image_id(l))
+        .map(str::to_string)
+        .collect();
+    Some(Journal {
+        path: path.to_path_buf(),
+        host,
+        owner,
+        layers,
+    })
+}
+
+/// `sha256:` and 64 hexadecimal digits: an image's full id.
+fn is_image_id(s: &str) -> bool {
+    s.strip_prefix("sha256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Every journal of kept layers on this machine.
+pub(crate) fn journals() -> Vec<Journal> {
+    journals_in(&journal_folder())
+}
+
+fn journals_in(folder: &Path) -> Vec<Journal> {
+    let Ok(entries) = fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Journal> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let text = fs::read_to_string(e.path()).ok()?;
+            parse(&e.path(), &text)
+        })
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
+}
+
+impl Engine {
+    /// Hands a finished run's layers to the cache (the caller holds
+    /// `CACHE_GUARD` alone); past the budget, removes every kept layer.
+    pub(super) async fn keep_layers(&self, kept: &KeptLayers, layers: &[String]) {
+        // The build names layers by short ids; the journal keeps full ones,
+        // which no later image can share. A layer already gone is not kept.
+        let mut full = Vec::new();
+        let mut bytes = 0;
+        for id in layers {
+            if let Ok(image) = self.docker.inspect_image(id).await
+                && let Some(id) = image.id
+            {
+                bytes += self.own_bytes(&id).await;
+                full.push(id);
+            }
+        }
+        if kept.keep(&full, bytes) {
+            tracing::info!("the kept build cache passed {} bytes: removing it", BUDGET);
+            let report = self.remove_kept(kept).await;
+            report.warn();
+        }
+    }
+
+    /// What a layer image adds to its parent, in bytes (0 when unknown):
+    /// the first entry of its history is its own layer.
+    async fn own_bytes(&self, id: &str) -> u64 {
+        match self.docker.image_history(id).await {
+            Ok(history) => history.first().map_or(0, |h| h.size.max(0) as u64),
+            Err(_) => 0,
+        }
+    }
+
+    /// Removes every layer the cache kept, children first; what cannot go
+    /// stays in the journal for `dockgrade clean`.
+    pub async fn release_kept(&self, kept: &KeptLayers) -> CleanupReport {
+        let _removing = super::CACHE_GUARD.write().await;
+        self.remove_kept(kept).await
+    }
+
+    async fn remove_kept(&self, kept: &KeptLayers) -> CleanupReport {
+        let layers = kept.take();
+        let (report, left) = self.remove_layers(&layers).await;
+        kept.settle(&left);
+        report
+    }
+
+    /// Removes the layers of a journal whose command is over, and the
+    /// journal when they are all gone. What it removed, and the report.
+    pub async fn remove_journal(&self, journal: &Journal) -> CleanupReport {
+        let _removing = super::CACHE_GUARD.write().await;
+        let (report, left) = self.remove_layers(&journal.layers).await;
+        let written = if left.is_empty() {
+            fs::remove_file(&journal.path)
+        } else {
+            let mut text = header(&journal.host, &journal.owner);
+            for id in &left {
+                text.push_str(id);
+                text.push('\n');
+            }
+            replace(&journal.path, &text)
+        };
+        if let Err(e) = written {
+            tracing::warn!("cannot update {}: {e}", journal.path.display());
+        }
+        report
+    }
+
+    /// Removes untagged layer images, in passes from the last one (children
+    /// before their parents) while some go. Returns what is left: images
+    /// refused for another reason than being gone or tagged since.
+    async fn remove_layers(&self, layers: &[String]) -> (CleanupReport, Vec<String>) {
+        let mut report = CleanupReport::default();
+        let mut pending: Vec<String> = layers.iter().rev().cloned().collect();
+        loop {
+            let tried = pending.len();
+            let mut refused = Vec::new();
+            for id in pending {
+                match self.remove_layer(&id).await {
+                    Removal::Removed => report.images += 1,
+                    Removal::Absent => {}
+                    removal => refused.push((id, removal)),
+                }
+            }
+            if refused.is_empty() || refused.len() == tried {
+                let left = refused.iter().map(|(id, _)| id.clone()).rev().collect();
+                for (id, removal) in refused {
+                    if let Removal::Failed(e) = removal {
+                        report.failures.push(format!("kept layer {id}: {e}"));
+                    } else {
+                        report.in_use += 1;
+                    }
+                }
+                if !report.failures.is_empty() {
+                    report.daemon_gone = !self.answers().await;
+                }
+                return (report, left);
+            }
+            pending = refused.into_iter().map(|(id, _)| id).collect();
+        }
+    }
+
+    /// Removes one layer image unless something tagged it since (then it is
+    /// not ours to remove: `Absent` for the cache).
+    async fn remove_layer(&self, id: &str) -> Removal {
+        match self.docker.inspect_image(id).await {
+            Ok(image) if image.repo_tags.as_ref().is_some_and(|t| !t.is_empty()) => Removal::Absent,
+            Ok(_) => {
+                let options = RemoveImageOptionsBuilder::default().noprune(true).build();
+                Removal::of(
+                    self.docker
+                        .remove_image(id, Some(options), None)
+                        .await
+                        .map(|_| ()),
+                )
+            }
+            Err(e) => Removal::of(Err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("sha256:{i:064x}")).collect()
+    }
+
+    #[test]
+    fn kept_layers_are_journalled_once_each_and_the_journal_reads_back() {
+        let dir = tempfile::tempdir().expect("dir");
+        let kept = KeptLayers::in_folder(dir.path(), "unix:///var/run/docker.sock", "run1");
+        let layers = ids(3);
+        assert!(!kept.keep(&layers[..2], 10));
+        assert!(!kept.keep(&layers[1..], 10));
+        assert_eq!(kept.len(), 3);
+        let found = journals_in(dir.path());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].host, "unix:///var/run/docker.sock");
+        assert_eq!(&found[0].owner, Owner::current());
+        assert_eq!(found[0].layers, layers);
+    }
+
+    #[test]
+    fn the_budget_is_said_when_passed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let kept = KeptLayers::in_folder(dir.path(), "unix:///x", "run2");
+        assert!(!kept.keep(&ids(1), BUDGET));
+        assert!(kept.keep(&ids(2)[1..], 1));
+    }
+
+    #[test]
+    fn a_settled_journal_names_what_is_left_or_goes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let kept = KeptLayers::in_folder(dir.path(), "unix:///x", "run3");
+        let layers = ids(4);
+        kept.keep(&layers, 1);
+        let taken = kept.take();
+        assert_eq!(taken, layers);
+        assert_eq!(kept.len(), 0);
+        kept.settle(&layers[..1]);
+        assert_eq!(journals_in(dir.path())[0].layers, layers[..1].to_vec());
+        assert_eq!(kept.len(), 1);
+        kept.take();
+        kept.settle(&[]);
+        assert!(journals_in(dir.path()).is_empty());
+        assert!(!dir.path().join("run3").exists());
+    }
+
+    #[test]
+    fn files_that_are_not_journals_are_passed_over() {
+        let dir = tempfile::tempdir().expect("dir");
+        fs::write(dir.path().join("stray"), "hello\n").expect("write");
+        fs::write(
+            dir.path().join("bad-owner"),
+            "host\tunix:///x\nowner\th\t1\tnot-a-number\nsha256:00\n",
+        )
+        .expect("write");
+        fs::write(
+            dir.path().join("good"),
+            format!(
+                "host\tunix:///x\nowner\th\t1:b:2\t5\n{}\nsha256:00\n../../etc/passwd\n",
+                ids(1)[0]
+            ),
+        )
+        .expect("write");
+        let found = journals_in(dir.path());
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].layers, ids(1));
+        assert_eq!(found[0].owner.started, 5);
+    }
+}

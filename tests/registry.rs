@@ -363,3 +363,56 @@ stdout = {{ contains = "hello", not_contains = "REACHED-THE-HOST" }}
         "a container on the exercise's network connected to the host"
     );
 }
+
+#[test]
+fn a_services_scratch_volume_is_bounded_by_its_disk_limit_and_measured_by_disk_checks() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "bounded",
+        r#"
+[[steps]]
+name = "store"
+service = { image = "busybox:1.35", cmd = ["sleep", "300"], ready = "running", mounts = [{ type = "scratch", target = "/data" }], limits = { disk = "8 MiB" } }
+
+[[steps]]
+name = "small"
+exec = { service = "store", cmd = ["sh", "-c", "head -c 3000000 /dev/zero > /data/small && echo stored"] }
+
+[[steps]]
+name = "flood"
+exec = { service = "store", cmd = ["dd", "if=/dev/zero", "of=/data/flood", "bs=1M", "count=50"] }
+after = "small"
+
+[[checks]]
+name = "three megabytes fit"
+step = "small"
+exit_code = 0
+stdout = { contains = "stored" }
+disk = { service = "store", path = "/data", grew_since = "store", by = "2 MB" }
+
+[[checks]]
+name = "fifty do not"
+step = "flood"
+exit_code = { not = 0 }
+stderr = { contains = "No space left on device" }
+
+[[checks]]
+name = "the volume holds no more than its limit"
+step = "flood"
+disk = { service = "store", path = "/data", max = "8.5 MB" }
+"#,
+    );
+    ws.write("submission/.keep", "");
+    let (code, stdout, report) = ws.check(&["bounded", "--submission", "submission"]);
+    assert_eq!(code, 0, "{stdout}\n{report:#}");
+    let run_id = report["run_id"].as_str().expect("run id");
+    let volumes = docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=io.dockgrade.run={run_id}"),
+    ]);
+    assert!(String::from_utf8_lossy(&volumes.stdout).trim().is_empty());
+}

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfigLogConfig, NetworkConnectRequest,
-    NetworkCreateRequest, PortBinding,
+    ContainerCreateBody, EndpointSettings, HostConfigLogConfig, Mount, MountType,
+    NetworkConnectRequest, NetworkCreateRequest, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, LogsOptionsBuilder,
@@ -99,7 +99,8 @@ impl Engine {
             )));
         }
         let exposed = req.port.map(|p| format!("{p}/tcp"));
-        let host_config = service_host_config(req, exposed.as_deref());
+        let mounts = self.service_mounts(req).await?;
+        let host_config = service_host_config(req, mounts, exposed.as_deref());
         let body = ContainerCreateBody {
             image: Some(req.image.clone()),
             cmd: req.cmd.clone(),
@@ -369,16 +370,61 @@ impl Engine {
     }
 }
 
-/// A service's host configuration: the run sandbox's, on the default
-/// bridge with `exposed` published on a free port of 127.0.0.1, and a
-/// small log.
-fn service_host_config(req: &ServiceRequest, exposed: Option<&str>) -> bollard::models::HostConfig {
-    let mounts = req
-        .mounts
-        .iter()
-        .filter(|m| !matches!(m, super::RunMount::Bind { .. }))
-        .map(|m| super::run::docker_mount(m, &req.sandbox))
-        .collect();
+impl Engine {
+    /// A service's mounts. A `scratch` folder is a volume of its own in
+    /// memory (tmpfs), at most the service's disk limit: what a student's
+    /// program stores in the service (a registry's blobs) cannot fill the
+    /// daemon's disk, and unlike a tmpfs mount, the archive API that `disk`
+    /// checks read through sees it. The volume carries the run's labels
+    /// and goes with the run's other resources.
+    async fn service_mounts(&self, req: &ServiceRequest) -> Result<Vec<Mount>, StepError> {
+        let mut mounts = Vec::new();
+        for (i, mount) in req.mounts.iter().enumerate() {
+            match mount {
+                super::RunMount::Bind { .. } => {}
+                super::RunMount::Scratch { target } => {
+                    let name = format!("{}-{i}", req.name);
+                    let options = HashMap::from([
+                        ("type".to_string(), "tmpfs".to_string()),
+                        ("device".to_string(), "tmpfs".to_string()),
+                        (
+                            "o".to_string(),
+                            format!("size={},mode=755", req.sandbox.limits.disk),
+                        ),
+                    ]);
+                    let volume = VolumeCreateRequest {
+                        name: Some(name.clone()),
+                        driver: Some("local".to_string()),
+                        driver_opts: Some(options),
+                        labels: Some(self.labels()),
+                        ..Default::default()
+                    };
+                    self.docker
+                        .create_volume(volume)
+                        .await
+                        .map_err(|e| StepError::daemon("creating the service's volume", e))?;
+                    mounts.push(Mount {
+                        target: Some(target.clone()),
+                        source: Some(name),
+                        typ: Some(MountType::VOLUME),
+                        ..Default::default()
+                    });
+                }
+                other => mounts.push(super::run::docker_mount(other, &req.sandbox)),
+            }
+        }
+        Ok(mounts)
+    }
+}
+
+/// A service's host configuration: the run sandbox's with `mounts`, on the
+/// default bridge with `exposed` published on a free port of 127.0.0.1, and
+/// a small log.
+fn service_host_config(
+    req: &ServiceRequest,
+    mounts: Vec<Mount>,
+    exposed: Option<&str>,
+) -> bollard::models::HostConfig {
     let mut host_config = sandbox::host_config(&req.sandbox, mounts);
     // The exercise's network is internal (the student's containers on
     // it reach nothing else), and an internal network publishes no

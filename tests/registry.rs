@@ -416,3 +416,51 @@ disk = { service = "store", path = "/data", max = "8.5 MB" }
     ]);
     assert!(String::from_utf8_lossy(&volumes.stdout).trim().is_empty());
 }
+
+#[test]
+fn an_exec_that_times_out_stops_its_service_and_nothing_it_started_goes_on() {
+    let ws = Workspace::new();
+    exercise(
+        &ws,
+        "slow",
+        r#"
+[[steps]]
+name = "box"
+service = { image = "busybox:1.35", cmd = ["sleep", "300"], ready = "running" }
+
+[[steps]]
+name = "slow"
+exec = { service = "box", cmd = ["sh", "-c", "sleep 3; touch /tmp/late"], timeout = "1s" }
+
+[[steps]]
+name = "later"
+exec = { service = "box", cmd = ["sh", "-c", "sleep 4; ls /tmp/late"] }
+
+[[checks]]
+name = "the slow exec ends in time"
+step = "slow"
+exit_code = 0
+
+[[checks]]
+name = "what it started is still at work"
+step = "later"
+exit_code = 0
+"#,
+    );
+    ws.write("submission/.keep", "");
+    let (code, stdout, report) = ws.check(&["slow", "--submission", "submission"]);
+    assert_ne!(code, 0, "{stdout}\n{report:#}");
+    let slow = check_named(&report, "the slow exec ends in time");
+    assert_eq!(slow["status"], "failed", "{slow:#}");
+    assert!(
+        slow["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{slow:#}"
+    );
+    // `later` runs beside `slow`: had the timed-out exec gone on, its file
+    // would be there at 4 s.
+    let later = check_named(&report, "what it started is still at work");
+    assert_ne!(later["status"], "passed", "{stdout}");
+}

@@ -263,8 +263,10 @@ impl Engine {
     }
 
     /// Runs `cmd` inside a running container; its output (capped) and exit
-    /// code, like a run's. Killed with the container's process at the
-    /// timeout is not possible for an exec: the wait is abandoned instead.
+    /// code, like a run's. The Engine API cannot kill an exec's process on
+    /// its own: at the timeout the container is killed, so that nothing the
+    /// exec started keeps running (the service's later checks then say it
+    /// stopped).
     pub async fn exec(
         &self,
         container: &str,
@@ -310,6 +312,7 @@ impl Engine {
             _ = self.cancel.cancelled() => return Err(StepError::Infrastructure("interrupted".into())),
         };
         let exit_code = if timed_out {
+            self.kill(container).await;
             None
         } else {
             self.docker

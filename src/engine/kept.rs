@@ -145,11 +145,14 @@ impl KeptLayers {
                 _ => Ok(()),
             }
         } else {
-            for id in left {
-                if state.known.insert(id.clone()) {
-                    state.ids.insert(0, id.clone());
-                }
-            }
+            // What is left is older than anything kept since: it goes first.
+            let mut ids: Vec<String> = left
+                .iter()
+                .filter(|id| state.known.insert((*id).clone()))
+                .cloned()
+                .collect();
+            ids.append(&mut state.ids);
+            state.ids = ids;
             let mut text = header(&self.host, Owner::current());
             for id in &all {
                 text.push_str(id);
@@ -418,9 +421,11 @@ mod tests {
         let taken = kept.take();
         assert_eq!(taken, layers);
         assert_eq!(kept.len(), 0);
+        kept.settle(&layers[..2]);
+        assert_eq!(journals_in(dir.path())[0].layers, layers[..2].to_vec());
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept.take(), layers[..2].to_vec());
         kept.settle(&layers[..1]);
-        assert_eq!(journals_in(dir.path())[0].layers, layers[..1].to_vec());
-        assert_eq!(kept.len(), 1);
         kept.take();
         kept.settle(&[]);
         assert!(journals_in(dir.path()).is_empty());

@@ -17,6 +17,8 @@ pub(crate) enum Said {
     RunningIn(String),
     /// The build committed this layer (short id).
     Created(String),
+    /// The step was taken from the cache: this layer (short id) existed.
+    Reused(String),
 }
 
 /// Reads a build's lines in order.
@@ -24,6 +26,8 @@ pub(crate) enum Said {
 pub(crate) struct BuilderLines {
     /// The next ` ---> <id>` names an image that existed before this build.
     existing: bool,
+    /// ... and it is a step taken from the cache (not a `FROM` base).
+    cached: bool,
 }
 
 impl BuilderLines {
@@ -35,16 +39,22 @@ impl BuilderLines {
                 .split_whitespace()
                 .next()
                 .is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
+            self.cached = false;
             return Some(Said::Step(line.chars().take(200).collect()));
         }
         let said = line.strip_prefix("---> ")?;
         if said == "Using cache" {
             self.existing = true;
+            self.cached = true;
             None
         } else if let Some(id) = said.strip_prefix("Running in ") {
             // A step's container: what it commits is new.
             self.existing = false;
+            self.cached = false;
             short_id(id).then(|| Said::RunningIn(id.to_string()))
+        } else if short_id(said) && std::mem::take(&mut self.cached) {
+            self.existing = false;
+            Some(Said::Reused(said.to_string()))
         } else if short_id(said) && !std::mem::take(&mut self.existing) {
             Some(Said::Created(said.to_string()))
         } else {
@@ -129,6 +139,7 @@ mod tests {
         assert_eq!(
             created,
             [
+                &Said::Reused("0123456789ab".into()),
                 &Said::RunningIn("abcdefabcdef".into()),
                 &Said::Created("fedcbafedcba".into()),
                 &Said::Created("111111111111".into()),

@@ -689,3 +689,40 @@ fn a_killed_batch_leaves_its_build_cache_to_clean() {
     assert!(!journal.path().exists(), "clean left the journal");
     nothing_left(&ws, "out");
 }
+
+/// Where the submission's `dir/file` lands: in `/software/dir`, or not.
+const WHERE: &str = r#"
+id = "where"
+title = "Where the files land"
+[submission]
+required = ["Dockerfile"]
+[[steps]]
+name = "image"
+build = { dockerfile = "Dockerfile", network = "none" }
+[[checks]]
+name = "the folder is copied, not its contents"
+step = "image"
+files = { present = [{ path = "/software/dir/file", type = "file" }] }
+"#;
+
+#[test]
+fn a_copy_of_a_folder_is_never_taken_for_a_copy_of_the_context() {
+    // The legacy builder gives `COPY . .` from a context that holds only
+    // `dir/` and `COPY dir .` the same cache key: a shared cache would hand
+    // b the layer a made, with the folder where b copies its contents.
+    let nonce = unique("where");
+    let ws = Workspace::new();
+    ws.write("exercises/where.toml", WHERE);
+    let base = format!("FROM busybox:1.35\nLABEL nonce={nonce}\nWORKDIR /software\n");
+    ws.write("subs/a/Dockerfile", format!("{base}COPY . .\n"));
+    ws.write("subs/a/.dockerignore", "*\n!dir\n");
+    ws.write("subs/a/dir/file", "data\n");
+    ws.write("subs/b/Dockerfile", format!("{base}COPY dir .\n"));
+    ws.write("subs/b/dir/file", "data\n");
+    let (code, stdout, stderr) = batch(&ws, "out", &["--jobs", "1"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (rows, text) = grades(&ws, "out");
+    assert_eq!(rows["a"], ("graded".to_string(), 1), "{text}");
+    assert_eq!(rows["b"], ("graded".to_string(), 0), "{text}");
+    nothing_left(&ws, "out");
+}

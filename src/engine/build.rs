@@ -30,6 +30,46 @@ const DRAIN: Duration = Duration::from_secs(120);
 /// Why a build or run stopped when its daemon did.
 pub(super) const DAEMON_GONE: &str = "the daemon stopped answering";
 
+/// The instruction (`COPY docker_tutorial .`) that committed each `COPY` or
+/// `ADD` layer this process's builds made, by short id.
+///
+/// The legacy builder keys a directory copy's cache by the source's content
+/// with paths relative to the context's root, and by the destination: so
+/// `COPY . .` from a context holding only `docker_tutorial/` (the rest
+/// ignored) and `COPY docker_tutorial .` have the same key, and the second
+/// build is handed the first one's layer, although it copies the folder
+/// where the other copies its contents. Runs of one `batch` or `validate`
+/// share the cache (see `kept`): one student's build must never be given
+/// another's differently-meant copy. A build that reuses a directory copy
+/// this process did not make with the very same instruction is built again
+/// without the cache.
+static COPIES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// At most this many entries in `COPIES` (then it starts again: an unknown
+/// reused copy only costs a build without the cache).
+const COPIES_KEPT: usize = 100_000;
+
+/// The instruction of a `Step n/m : …` line, if it copies (`COPY`, `ADD`).
+fn copy_instruction(step: &str) -> Option<&str> {
+    let instruction = step.split_once(" : ")?.1.trim();
+    let keyword = instruction.split_whitespace().next()?;
+    (keyword.eq_ignore_ascii_case("COPY") || keyword.eq_ignore_ascii_case("ADD"))
+        .then_some(instruction)
+}
+
+/// Whether an image history's `created_by` is a copy of a directory or of
+/// several sources: `/bin/sh -c #(nop) COPY [--chown=…] dir:<hash> in <dest>`.
+fn copies_a_directory(created_by: &str) -> bool {
+    let Some((_, after)) = created_by.split_once("#(nop) ") else {
+        return false;
+    };
+    let mut words = after.split_whitespace();
+    matches!(words.next(), Some("COPY" | "ADD"))
+        && words
+            .take_while(|w| *w != "in")
+            .any(|w| w.starts_with("dir:") || w.starts_with("multi:"))
+}
+
 /// What to build, in the daemon's terms.
 #[derive(Debug, Clone)]
 pub(crate) struct BuildRequest {
@@ -47,6 +87,10 @@ pub(crate) struct BuildOutcome {
     pub image_id: Option<String>,
     /// Set when the failure was the daemon's, not the Dockerfile's.
     pub infrastructure_error: Option<String>,
+    /// Set when a directory `COPY`/`ADD` step was taken from a layer that
+    /// another build made with another instruction (see `COPIES`): the
+    /// image may not be what this Dockerfile makes.
+    pub borrowed_copy: Option<String>,
 }
 
 /// What a package mirror or the network says when it, not the Dockerfile,
@@ -125,6 +169,8 @@ struct Progress {
     current: u64,
     /// The build is being stopped: kill every RUN container it starts.
     stopping: bool,
+    /// `COPY`/`ADD` steps taken from the cache: (layer, instruction).
+    reused_copies: Vec<(String, String)>,
 }
 
 impl Progress {
@@ -206,8 +252,46 @@ impl Engine {
             log_tail: log.text(),
             ..Default::default()
         };
-        self.conclude_build(facts, failure, image_id, &req.tag)
-            .await
+        let mut outcome = self
+            .conclude_build(facts, failure, image_id, &req.tag)
+            .await;
+        if outcome.image_id.is_some() {
+            let reused = progress
+                .lock()
+                .map(|mut p| std::mem::take(&mut p.reused_copies))
+                .unwrap_or_default();
+            outcome.borrowed_copy = self.borrowed_copy(&reused).await;
+        }
+        outcome
+    }
+
+    /// The first `COPY`/`ADD` step of `reused` that took a directory copy
+    /// made by another instruction (or by a build this process did not run)
+    /// from the cache, said as a sentence (see `COPIES`).
+    async fn borrowed_copy(&self, reused: &[(String, String)]) -> Option<String> {
+        for (id, instruction) in reused {
+            let made_by = COPIES.lock().ok().and_then(|c| c.get(id).cloned());
+            if made_by.as_deref() == Some(instruction.as_str()) {
+                continue;
+            }
+            let Ok(history) = self.docker.image_history(id).await else {
+                continue;
+            };
+            if history
+                .first()
+                .is_some_and(|h| copies_a_directory(&h.created_by))
+            {
+                return Some(match made_by {
+                    Some(other) => format!(
+                        "`{instruction}` was taken from the cache of another build's `{other}`"
+                    ),
+                    None => format!(
+                        "`{instruction}` was taken from the cache of a build dockgrade did not watch"
+                    ),
+                });
+            }
+        }
+        None
     }
 
     /// Runs `consume` to its end, unless the build must stop first: its
@@ -320,7 +404,26 @@ impl Engine {
                     self.kill(&id).await;
                 }
             }
-            Some(Said::Created(id)) => self.record(|c| c.layers.push(id)),
+            Some(Said::Created(id)) => {
+                let step = progress.lock().map(|p| p.step.clone()).unwrap_or_default();
+                if let Some(instruction) = copy_instruction(&step)
+                    && let Ok(mut copies) = COPIES.lock()
+                {
+                    if copies.len() >= COPIES_KEPT {
+                        copies.clear();
+                    }
+                    copies.insert(id.clone(), instruction.to_string());
+                }
+                self.record(|c| c.layers.push(id));
+            }
+            Some(Said::Reused(id)) => {
+                if let Ok(mut p) = progress.lock()
+                    && let Some(instruction) = copy_instruction(&p.step)
+                {
+                    let instruction = instruction.to_string();
+                    p.reused_copies.push((id, instruction));
+                }
+            }
             None => {}
         }
     }
@@ -377,6 +480,7 @@ impl Engine {
                     facts,
                     image_id,
                     infrastructure_error: None,
+                    borrowed_copy: None,
                 }
             }
             Some(BuildFailure::Submission(message)) => {
@@ -385,6 +489,7 @@ impl Engine {
                     facts,
                     image_id: None,
                     infrastructure_error: None,
+                    borrowed_copy: None,
                 }
             }
             Some(BuildFailure::Daemon(message)) => {
@@ -393,6 +498,7 @@ impl Engine {
                     facts,
                     image_id: None,
                     infrastructure_error: Some(message),
+                    borrowed_copy: None,
                 }
             }
         }
@@ -509,6 +615,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn copies_are_told_by_their_step_and_directory_copies_by_their_history() {
+        assert_eq!(
+            copy_instruction("Step 3/4 : COPY docker_tutorial ."),
+            Some("COPY docker_tutorial .")
+        );
+        assert_eq!(copy_instruction("Step 2/9 : add x /x"), Some("add x /x"));
+        assert_eq!(copy_instruction("Step 2/9 : RUN cp a b"), None);
+        assert_eq!(copy_instruction("COPY without a step"), None);
+        for dir in [
+            "/bin/sh -c #(nop) COPY dir:4a2b in . ",
+            "/bin/sh -c #(nop) COPY --chown=1000:1000 dir:4a2b in docker_tutorial ",
+            "/bin/sh -c #(nop) ADD multi:9f00 in /x/ ",
+        ] {
+            assert!(copies_a_directory(dir), "{dir}");
+        }
+        for other in [
+            "/bin/sh -c #(nop) COPY file:4a2b in /tmp/ ",
+            "/bin/sh -c #(nop) ADD file:4a2b in / ",
+            "/bin/sh -c echo COPY dir:x in y",
+            "/bin/sh -c #(nop)  CMD [\"sh\"]",
+            "/bin/sh -c #(nop) COPY file:ab in dir:x ",
+        ] {
+            assert!(!copies_a_directory(other), "{other}");
+        }
+    }
+
+    #[test]
     fn build_log_keeps_the_tail() {
         let mut t = LogTail::new(2);
         t.push("a\nb\nc\n");
@@ -534,6 +667,7 @@ mod tests {
             },
             image_id: None,
             infrastructure_error: None,
+            borrowed_copy: None,
         };
         assert!(failed(
             "failed to get digest sha256:1b54: open /var/lib/docker/image/overlay2/imagedb/content/sha256/1b54: no such file or directory"
@@ -550,6 +684,7 @@ mod tests {
             },
             image_id: None,
             infrastructure_error: None,
+            borrowed_copy: None,
         };
         assert!(logged("E: Failed to fetch http://deb.debian.org/debian/pool/main/g/git/git_2.39.5.deb  Connection failed [IP: 151.101.2.132 80]").network_failed());
         assert!(!logged("E: Unable to locate package gitt").network_failed());
@@ -562,6 +697,7 @@ mod tests {
             facts: BuildFacts::default(),
             image_id: None,
             infrastructure_error: Some(why.into()),
+            borrowed_copy: None,
         };
         assert!(
             broke("the daemon failed during the build: bytes remaining on stream")
@@ -577,6 +713,7 @@ mod tests {
             },
             image_id: None,
             infrastructure_error: None,
+            borrowed_copy: None,
         };
         assert!(!failed.connection_broke());
     }

@@ -111,17 +111,26 @@ async fn attempt(
 ///   removes layers another may be reusing at that moment; the layer is
 ///   then gone from the cache, so the next build makes its own;
 /// - the network or a package mirror failed (once more, after a pause: a
-///   mirror that is syncing answers again within seconds).
+///   mirror that is syncing answers again within seconds);
+/// - a directory copy was taken from another build's layer that the legacy
+///   builder cannot tell from this one's (see `engine::build::COPIES`): built
+///   again without the cache, which is this Dockerfile's true image.
 async fn build_again_if_the_cache_moved(
     engine: &Engine,
     ctx: BuildContext,
     request: &BuildRequest,
     progress: &(dyn Fn(&str) + Send + Sync),
 ) -> BuildOutcome {
-    let mut outcome = engine.build(ctx.clone(), request, progress).await;
+    let mut request = request.clone();
+    let mut outcome = engine.build(ctx.clone(), &request, progress).await;
     let (mut cache_retries, mut network_retries, mut connection_retries) = (2, 1, 1);
     while !engine.is_cancelled() {
-        if outcome.lost_a_cached_layer() && cache_retries > 0 {
+        if let Some(why) = &outcome.borrowed_copy
+            && !request.no_cache
+        {
+            request.no_cache = true;
+            tracing::debug!("{why}; building again without the cache");
+        } else if outcome.lost_a_cached_layer() && cache_retries > 0 {
             cache_retries -= 1;
             tracing::debug!("a cached layer was removed during the build; building again");
         } else if outcome.connection_broke() && connection_retries > 0 && engine.answers().await {
@@ -134,7 +143,7 @@ async fn build_again_if_the_cache_moved(
         } else {
             break;
         }
-        outcome = engine.build(ctx.clone(), request, progress).await;
+        outcome = engine.build(ctx.clone(), &request, progress).await;
     }
     outcome
 }

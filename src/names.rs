@@ -78,6 +78,13 @@ pub fn probe_container(run_id: &str, n: u64) -> String {
     format!("dockgrade-{run_id}-probe-{n}")
 }
 
+/// The `n`th helper container that carries requests to an exercise's
+/// services: `dockgrade-<run>--tunnel-<n>`. No run or probe container has
+/// that name: exercise ids and step names never start with `-`.
+pub fn tunnel_container(run_id: &str, n: u64) -> String {
+    format!("dockgrade-{run_id}--tunnel-{n}")
+}
+
 /// The network of one exercise's run: `dockgrade-<run>-<exercise>`.
 pub fn exercise_network(run_id: &str, exercise: &str) -> String {
     format!("dockgrade-{run_id}-{exercise}")
@@ -97,7 +104,11 @@ mod tests {
     #[test]
     fn every_name_carries_the_run_id() {
         let run = new_run_id();
-        for name in [run_container(&run, "ex", "step"), probe_container(&run, 3)] {
+        for name in [
+            run_container(&run, "ex", "step"),
+            probe_container(&run, 3),
+            tunnel_container(&run, 4),
+        ] {
             assert!(name.starts_with(&format!("dockgrade-{run}-")), "{name}");
         }
         assert_eq!(labels(&run)[RUN_LABEL], run);

@@ -73,10 +73,14 @@ impl StepObservation {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceFacts {
     pub container: String,
-    /// Its port as published on 127.0.0.1.
+    /// Its port as published on the daemon's 127.0.0.1 (for pushes).
     pub host_port: Option<u16>,
     /// Its port inside the exercise's network.
     pub port: Option<u16>,
+    /// The exercise's network, and the name it answers to there: where
+    /// the grader's requests reach it.
+    pub network: String,
+    pub alias: String,
 }
 
 /// What a push left in the registry.

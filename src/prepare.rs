@@ -17,12 +17,15 @@
 //! been started from (`hello-world`), unless it also looks at that image by
 //! tag (then the student builds it). A reference without a tag or digest
 //! means `:latest`, as `docker pull` reads it; the list is deduplicated and
-//! sorted.
+//! sorted. An exercise with a service that has a `port` also needs the
+//! image of the helper container the grader asks services through
+//! ([`TUNNEL_IMAGE`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::dockerfile::{Dockerfile, RemoteKind, remote_sources};
+use crate::engine::TUNNEL_IMAGE;
 use crate::spec::{Assertion, BuildSource, Exercise, ImageSource, Mode, StepKind};
 
 /// The largest course Dockerfile read; the course's are a few hundred bytes.
@@ -79,6 +82,10 @@ fn spec_images(ex: &Exercise, images: &mut BTreeSet<String>) {
             StepKind::Service(service) => {
                 if let ImageSource::Reference(reference) = &service.image {
                     images.insert(reference.clone());
+                }
+                // Requests to its port go through a helper container.
+                if service.port.is_some() {
+                    images.insert(TUNNEL_IMAGE.to_string());
                 }
             }
             StepKind::Build(build) => images.extend(build.allow_images.iter().cloned()),
@@ -246,7 +253,14 @@ mod tests {
              [[steps]]\nname = \"helper\"\nservice = { image = \"tools\" }\n\
              [[checks]]\nname = \"c\"\nstep = \"tools\"\nbuild = \"succeeds\"\n",
         );
-        assert_eq!(needed_images(&[ex], &[]), ["registry:2"]);
+        // The registry has a port: its requests need the tunnel's image.
+        assert_eq!(needed_images(&[ex], &[]), [TUNNEL_IMAGE, "registry:2"]);
+        // One without a port is never asked: no helper.
+        let ex = exercise(&format!(
+            "[[steps]]\nname = \"i\"\nimage = \"debian:bookworm-slim\"\n\
+             [[steps]]\nname = \"box\"\nservice = {{ image = \"i\", cmd = [\"sleep\", \"60\"] }}\n{CHECK}"
+        ));
+        assert_eq!(needed_images(&[ex], &[]), ["debian:bookworm-slim"]);
     }
 
     #[test]

@@ -464,3 +464,153 @@ exit_code = 0
     let later = check_named(&report, "what it started is still at work");
     assert_ne!(later["status"], "passed", "{stdout}");
 }
+
+/// A TCP address for the daemon's unix socket: a thread accepting on a free
+/// port of 127.0.0.1 that copies each connection's bytes both ways (each
+/// direction's end is passed on as a half-close, as an exec's closed input
+/// must be). It runs until the test process ends.
+fn daemon_over_tcp() -> String {
+    use std::net::{Shutdown, TcpListener};
+    use std::os::unix::net::UnixStream;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let Ok(daemon) = UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            let (mut from_client, mut to_daemon) =
+                (client.try_clone().unwrap(), daemon.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_client, &mut to_daemon);
+                let _ = to_daemon.shutdown(Shutdown::Write);
+            });
+            let (mut from_daemon, mut to_client) = (daemon, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_daemon, &mut to_client);
+                let _ = to_client.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    format!("tcp://127.0.0.1:{port}")
+}
+
+/// `dockgrade check EXERCISE` in `ws` through `command` (dockgrade itself,
+/// or a wrapper that runs it): exit code and report, after checking that
+/// the run left nothing, no container of its own included.
+fn check_through(
+    ws: &Workspace,
+    mut command: Command,
+    exercise: &str,
+) -> (Option<i32>, serde_json::Value, String) {
+    let report_path = ws.path("report.json");
+    let out = command
+        .current_dir(ws.path("."))
+        .args(["check", exercise, "--submission", "submission", "--json"])
+        .arg(&report_path)
+        .env("NO_COLOR", "1")
+        .env_remove("DOCKGRADE_LOG")
+        .output()
+        .expect("runs");
+    let said = format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&report_path).unwrap_or_else(|_| panic!("no report; {said}")),
+    )
+    .expect("valid JSON");
+    let run_id = report["run_id"].as_str().expect("run id");
+    common::assert_nothing_left(run_id);
+    let all = docker(&["ps", "-a", "--format", "{{.Names}}"]);
+    let names = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        !names.lines().any(|n| n.contains(run_id)),
+        "run {run_id} left containers: {names}"
+    );
+    (out.status.code(), report, said)
+}
+
+/// Services answering at once (`web`) and after a second (`plain`, ready
+/// when its port is), and checks that ask both.
+fn tunnelled(ws: &Workspace) {
+    exercise(
+        ws,
+        "tunnelled",
+        &format!(
+            r#"{WEB}
+[[steps]]
+name = "plain"
+service = {{ image = "busybox:1.35", cmd = ["sh", "-c", "sleep 1; mkdir /w && echo plain > /w/index.html && httpd -f -p 9090 -h /w"], port = 9090, ready = "port" }}
+
+[[checks]]
+name = "the tags are listed"
+step = "web"
+http = {{ service = "web", path = "/v2/tags.json", status = 200, json = {{ pointer = "/tags", contains = "2.0" }} }}
+
+[[checks]]
+name = "a missing page is a 404"
+step = "web"
+http = {{ service = "web", path = "/nothing-here", status = 404 }}
+
+[[checks]]
+name = "the port-ready service answers"
+step = "plain"
+http = {{ service = "plain", path = "/index.html", status = 200, body = {{ equals = "plain" }} }}
+"#
+        ),
+    );
+    ws.write("submission/.keep", "");
+}
+
+fn assert_all_passed(code: Option<i32>, report: &serde_json::Value, said: &str) {
+    assert_eq!(code, Some(0), "{said}\n{report:#}");
+    for name in [
+        "the tags are listed",
+        "a missing page is a 404",
+        "the port-ready service answers",
+    ] {
+        assert_eq!(check_named(report, name)["status"], "passed", "{report:#}");
+    }
+}
+
+/// Through a `tcp://` address (as `batch --docker-host tcp://…` uses) an
+/// exercise's services are asked, their readiness both ways, and nothing is
+/// left, not even the helper container the requests went through.
+#[test]
+fn services_are_asked_through_a_tcp_daemon() {
+    let ws = Workspace::new();
+    tunnelled(&ws);
+    let mut dockgrade = Command::new(assert_cmd::cargo::cargo_bin("dockgrade"));
+    dockgrade.env("DOCKER_HOST", daemon_over_tcp());
+    let (code, report, said) = check_through(&ws, dockgrade, "tunnelled");
+    assert_all_passed(code, &report, &said);
+}
+
+/// The grader asks services through the Engine API, never over its own
+/// network: run in a network namespace of its own (its 127.0.0.1 is not
+/// the daemon's, as in a container with the host's socket mounted), it
+/// still asks them. Needs `unshare --net` (root); says so and passes
+/// without it.
+#[test]
+fn services_are_asked_without_the_graders_own_network() {
+    let can_unshare = Command::new("unshare")
+        .args(["--net", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !can_unshare {
+        eprintln!("skipped: `unshare --net` is not permitted here");
+        return;
+    }
+    let ws = Workspace::new();
+    tunnelled(&ws);
+    let mut alone = Command::new("unshare");
+    alone
+        .args(["--net", "--"])
+        .arg(assert_cmd::cargo::cargo_bin("dockgrade"))
+        .env("DOCKER_HOST", "unix:///var/run/docker.sock");
+    let (code, report, said) = check_through(&ws, alone, "tunnelled");
+    assert_all_passed(code, &report, &said);
+}

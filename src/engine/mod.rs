@@ -7,8 +7,11 @@
 //! and streams its export into the layer scanner; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
 //! student's own containers; [`service`] runs an exercise's services on
-//! its own network and execs in them; [`registry`] asks services over HTTP
-//! and pushes to a registry service; [`cleanup`] removes what a run created, and
+//! its own network and execs in them; [`registry`] makes HTTP requests and
+//! pushes to a registry service; [`tunnel`] carries the requests to an
+//! exercise's services through the Engine API (an `nc` exec in a helper
+//! container on the exercise's network), so they never depend on the
+//! grading machine's loopback; [`cleanup`] removes what a run created, and
 //! what a replay for `validate` recorded; [`transfer`] pulls images with
 //! per-layer progress, and saves and loads image archives (`prepare`); [`kept`]
 //! keeps a batch's build cache between its runs. The engine takes its own request
@@ -29,6 +32,7 @@ mod run;
 mod sandbox;
 mod service;
 mod transfer;
+mod tunnel;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,9 +45,11 @@ use bollard::errors::Error as DockerError;
 pub(crate) use build::{BuildOutcome, BuildRequest};
 pub(crate) use cleanup::{CleanupReport, RunOnDaemon};
 pub(crate) use kept::{Journal, KeptLayers, journals};
+pub(crate) use registry::Endpoint;
 pub(crate) use run::{RunMount, RunRequest};
 pub(crate) use service::{Ready, ServiceRequest};
 pub(crate) use transfer::{ImageArchive, PullProgress, TransferError};
+pub(crate) use tunnel::{ServiceAddress, TUNNEL_IMAGE};
 
 use crate::names;
 
@@ -124,6 +130,9 @@ struct Created {
     references: Vec<String>,
     /// Networks created for exercises.
     networks: Vec<String>,
+    /// The tunnel's helper container on each network (by name), also in
+    /// `containers`: made once, forgotten with the rest at cleanup.
+    tunnels: HashMap<String, String>,
 }
 
 /// The daemon's own description of itself.
@@ -148,6 +157,9 @@ pub(crate) struct Engine {
     run_id: String,
     created: Mutex<Created>,
     probe_counter: AtomicU64,
+    /// Held while a tunnel's helper container is made: one per network,
+    /// however many requests want it at once.
+    tunnel_lock: tokio::sync::Mutex<()>,
     /// Set when the run must stop (Ctrl-C, SIGTERM): running builds and
     /// containers are stopped, nothing new starts.
     cancel: tokio_util::sync::CancellationToken,
@@ -198,6 +210,7 @@ impl Engine {
             run_id: run_id.to_string(),
             created: Mutex::new(Created::default()),
             probe_counter: AtomicU64::new(0),
+            tunnel_lock: tokio::sync::Mutex::new(()),
             cancel: tokio_util::sync::CancellationToken::new(),
             kept: None,
         })

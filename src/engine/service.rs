@@ -1,7 +1,8 @@
 //! Services: an exercise's own network, long-running containers on it (a
-//! registry) with a port published on 127.0.0.1, commands run inside them
-//! (`exec`) and their disk use (through the archive API). Requests to them
-//! and pushes are in [`super::registry`].
+//! registry) with a port published on the daemon's 127.0.0.1 (for the
+//! daemon's pushes), commands run inside them (`exec`) and their disk use
+//! (through the archive API). Requests to them, readiness probes included,
+//! go through [`super::tunnel`] (see [`super::registry`] for pushes).
 //!
 //! Everything created here carries the run's labels and is recorded, so
 //! [`Engine::cleanup`] removes it: containers first, then the references a
@@ -21,7 +22,9 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use super::registry::{Endpoint, REQUEST_TIMEOUT};
 use super::run::Capture;
+use super::tunnel::ServiceAddress;
 use super::{Engine, StepError, describe, sandbox};
 use crate::observation::{RunFacts, ServiceFacts};
 use crate::sandbox::Sandbox;
@@ -89,15 +92,6 @@ impl Engine {
 
     /// Starts a service and waits until it is ready (or its timeout).
     pub async fn start_service(&self, req: &ServiceRequest) -> Result<ServiceFacts, StepError> {
-        // The grader asks a service on 127.0.0.1, where the daemon publishes
-        // its port: that is the grader's own loopback only when the daemon
-        // runs on this machine.
-        if !self.host.starts_with("unix://") {
-            return Err(StepError::Infrastructure(format!(
-                "this exercise starts services, which dockgrade asks on 127.0.0.1: the daemon must run on this machine (a unix:// socket), not at {}",
-                self.host
-            )));
-        }
         let exposed = req.port.map(|p| format!("{p}/tcp"));
         let mounts = self.service_mounts(req).await?;
         let host_config = service_host_config(req, mounts, exposed.as_deref());
@@ -143,12 +137,19 @@ impl Engine {
             },
             None => None,
         };
-        self.until_ready(&id, host_port, &req.ready, req.sandbox.timeout)
+        let address = req.port.map(|port| ServiceAddress {
+            network: req.network.clone(),
+            name: req.alias.clone(),
+            port,
+        });
+        self.until_ready(&id, address.as_ref(), &req.ready, req.sandbox.timeout)
             .await?;
         Ok(ServiceFacts {
             container: id,
             host_port,
             port: req.port,
+            network: req.network.clone(),
+            alias: req.alias.clone(),
         })
     }
 
@@ -170,15 +171,23 @@ impl Engine {
             })
     }
 
-    /// Polls until the service is ready; fails (with its log) if it stops
-    /// or the timeout passes.
+    /// Polls until the service is ready, asking it at `address` (its port
+    /// on the exercise's network); fails (with its log) if it stops or the
+    /// timeout passes.
     async fn until_ready(
         &self,
         id: &str,
-        host_port: Option<u16>,
+        address: Option<&ServiceAddress>,
         ready: &Ready,
         timeout: Duration,
     ) -> Result<(), StepError> {
+        // The helper the probes go through is made before the service's
+        // time starts (its image may have to be pulled first).
+        if let (Ready::Port | Ready::Http(_), Some(address)) = (ready, address) {
+            self.prepare_tunnel(&address.network)
+                .await
+                .map_err(StepError::Infrastructure)?;
+        }
         let started = Instant::now();
         loop {
             if self.is_cancelled() {
@@ -187,14 +196,15 @@ impl Engine {
             if !self.is_running(id).await {
                 return Err(self.stopped(id).await);
             }
-            let answered = match (ready, host_port) {
+            let answered = match (ready, address) {
                 (Ready::Running, _) => Ok(()),
-                (Ready::Port, Some(port)) => port_answers(port).await,
-                (Ready::Http(path), Some(port)) => {
-                    match self.http(port, "GET", path, &BTreeMap::new()).await {
+                (Ready::Port, Some(address)) => self.port_listens(address, REQUEST_TIMEOUT).await,
+                (Ready::Http(path), Some(address)) => {
+                    let endpoint = Endpoint::Service(address.clone());
+                    match self.http(&endpoint, "GET", path, &BTreeMap::new()).await {
                         Ok(a) if (200..300).contains(&a.status) => Ok(()),
                         Ok(a) => Err(format!("{} answered {}", a.request, a.status)),
-                        Err(e) => Err(e),
+                        Err(e) => Err(format!("GET {path}: {e}")),
                     }
                 }
                 (_, None) => Ok(()),
@@ -432,8 +442,8 @@ fn service_host_config(
     // The exercise's network is internal (the student's containers on
     // it reach nothing else), and an internal network publishes no
     // ports: the service starts on the default bridge, for the port the
-    // grader and the daemon's pushes use, and joins the exercise's
-    // network under its step name before it starts.
+    // daemon's pushes use, and joins the exercise's network under its step
+    // name before it starts (where the grader's requests reach it).
     host_config.network_mode = Some("bridge".to_string());
     // A service is the exercise's own program, not the student's: its
     // log is kept (small) to say why it did not become ready.
@@ -445,7 +455,7 @@ fn service_host_config(
         ])),
     });
     if let Some(port) = exposed {
-        // A free port of the host's loopback: never reachable from
+        // A free port of the daemon host's loopback: never reachable from
         // elsewhere, never two runs on the same one.
         host_config.port_bindings = Some(HashMap::from([(
             port.to_string(),
@@ -456,26 +466,4 @@ fn service_host_config(
         )]));
     }
     host_config
-}
-
-/// Whether something listens behind a published port. The daemon's port
-/// proxy accepts every connection itself and closes it at once when
-/// nothing listens behind it; a listening service keeps it open, waiting
-/// for the client to speak.
-async fn port_answers(port: u16) -> Result<(), String> {
-    use tokio::io::AsyncReadExt;
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut byte = [0u8; 1];
-    match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut byte)).await {
-        // Still open and silent: a server waiting for its client.
-        Err(_) => Ok(()),
-        // Something spoke first (a greeting): it listens.
-        Ok(Ok(n)) if n > 0 => Ok(()),
-        Ok(Ok(_)) => Err(format!(
-            "127.0.0.1:{port} closed the connection: nothing listens yet"
-        )),
-        Ok(Err(e)) => Err(e.to_string()),
-    }
 }

@@ -4,8 +4,13 @@
 //! A service is started on the exercise's network under its step name and
 //! stays up until the exercise's cleanup; pushes and execs find it through
 //! its step's observation.
+//!
+//! Which way a request goes is decided here: to an exercise's service by
+//! its name on the exercise's network, through the engine's tunnel (the
+//! daemon may be anywhere); to a student's own container (live) at the port
+//! it publishes on 127.0.0.1 of the student's machine, where dockgrade runs.
 
-use crate::engine::{Engine, Ready, ServiceRequest};
+use crate::engine::{Endpoint, Engine, Ready, ServiceAddress, ServiceRequest};
 use crate::names;
 use crate::observation::{
     Observations, ServiceFacts, StepObservation, StepStatus, Unanswered, expand,
@@ -76,21 +81,28 @@ pub(super) async fn push_step(
         o.status = StepStatus::Skipped(format!("not run: step `{}` has no image", push.image));
         return;
     };
-    let port = match service_of(done, &push.registry).map(|s| s.host_port) {
-        Ok(Some(port)) => port,
-        Ok(None) => {
-            o.status = StepStatus::Error(format!(
-                "service `{}` publishes no port to push to",
-                push.registry
-            ));
-            return;
-        }
+    // The daemon pushes to the port it published; the grader reads the
+    // pushed manifest back from the service itself.
+    let (port, registry) = match service_of(done, &push.registry) {
+        Ok(service) => match (service.host_port, address_of(service)) {
+            (Some(port), Some(address)) => (port, Endpoint::Service(address)),
+            _ => {
+                o.status = StepStatus::Error(format!(
+                    "service `{}` publishes no port to push to",
+                    push.registry
+                ));
+                return;
+            }
+        },
         Err(why) => {
             o.status = StepStatus::Skipped(why);
             return;
         }
     };
-    match engine.push(&image.id, port, &push.tags, push.timeout).await {
+    match engine
+        .push(&image.id, port, &registry, &push.tags, push.timeout)
+        .await
+    {
         Ok(facts) => o.push = Some(facts),
         Err(e) => o.status = super::status_of(e),
     }
@@ -124,16 +136,26 @@ pub(super) async fn exec_step(
     }
 }
 
-/// A host port on 127.0.0.1 to ask, and whose it is.
+/// Where a service answers on the exercise's network, if it has a port.
+fn address_of(service: &ServiceFacts) -> Option<ServiceAddress> {
+    service.port.map(|port| ServiceAddress {
+        network: service.network.clone(),
+        name: service.alias.clone(),
+        port,
+    })
+}
+
+/// Where to ask, and whose it is.
 struct Target {
-    number: u16,
+    endpoint: Endpoint,
     /// A student's own container (live): its silence is theirs.
     students: bool,
 }
 
-/// Where a request goes: a service's published port, or the host port a
-/// student's container (live) publishes the asked container port on.
-fn target_port(
+/// Where a request goes: the host port a student's container (live)
+/// publishes the asked container port on, or an exercise's service on its
+/// network.
+fn target(
     request: &HttpRequest,
     o: &StepObservation,
     done: &Observations,
@@ -155,7 +177,7 @@ fn target_port(
             .and_then(|(_, _, host_port)| *host_port);
         return published
             .map(|number| Target {
-                number,
+                endpoint: Endpoint::Loopback(number),
                 students: true,
             })
             .ok_or_else(|| Unanswered {
@@ -171,13 +193,12 @@ fn target_port(
         students: false,
     };
     let service = find(&request.service, o).map_err(failed)?;
-    service
-        .host_port
-        .map(|number| Target {
-            number,
+    address_of(&service)
+        .map(|address| Target {
+            endpoint: Endpoint::Service(address),
             students: false,
         })
-        .ok_or_else(|| failed(format!("service `{}` publishes no port", request.service)))
+        .ok_or_else(|| failed(format!("service `{}` has no port", request.service)))
 }
 
 /// Makes the requests and disk measurements the step's checks need, now
@@ -200,7 +221,7 @@ pub(super) async fn ask_services(
     };
     for request in &probe.http {
         let answer = async {
-            let port = target_port(request, o, done, &find)?;
+            let to = target(request, o, done, &find)?;
             let failed = |why: String| Unanswered {
                 why,
                 students: false,
@@ -211,11 +232,11 @@ pub(super) async fn ask_services(
                 headers.insert(k.clone(), expand(v, done).map_err(failed)?);
             }
             engine
-                .http(port.number, &request.method, &path, &headers)
+                .http(&to.endpoint, &request.method, &path, &headers)
                 .await
                 .map_err(|why| Unanswered {
                     why,
-                    students: port.students,
+                    students: to.students,
                 })
         }
         .await;

@@ -9,8 +9,9 @@ use super::{ImageSource, TextMatcher};
 use crate::sandbox::Limits;
 
 /// A long-running container: on the exercise's network under its step
-/// name, its `port` published on 127.0.0.1 (a free host port) for the
-/// grader's own requests.
+/// name, where the grader's requests reach its `port` too (through the
+/// engine's tunnel); that port is also published on the daemon's
+/// 127.0.0.1 (a free host port), for the daemon's pushes.
 #[derive(Debug, Clone)]
 pub struct ServiceStep {
     pub image: ImageSource,

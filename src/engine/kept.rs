@@ -19,8 +19,8 @@
 //! built it lets go of it; the journal goes once its layers are gone, and
 //! `dockgrade clean` removes the layers of journals whose process is gone
 //! (and keeps away from those of running ones). The cache is bounded: past
-//! [`BUDGET`] bytes of kept layers, all of them are removed and it fills
-//! again.
+//! [`BUDGET`] bytes or [`MOST_LAYERS`] layers, all of them are removed and
+//! it fills again.
 
 use std::collections::HashSet;
 use std::fs;
@@ -38,6 +38,11 @@ use crate::owner::Owner;
 /// what it adds to its parent). The course's largest layer, git installed
 /// with apt, is about 70 MB.
 pub(crate) const BUDGET: u64 = 4 << 30;
+
+/// Most layers kept at once on one daemon: a class of busybox images adds
+/// a few empty layers per student, which cost no disk but slow every cache
+/// lookup on their parent, and the removal at the end.
+pub(crate) const MOST_LAYERS: usize = 2_000;
 
 /// The layers a command keeps on one daemon for its later builds.
 #[derive(Debug)]
@@ -93,7 +98,7 @@ impl KeptLayers {
             .filter(|id| !state.known.contains(*id))
             .collect();
         if new.is_empty() {
-            return state.bytes > BUDGET;
+            return state.bytes > BUDGET || state.ids.len() > MOST_LAYERS;
         }
         let mut text = String::new();
         if !state.started {
@@ -116,7 +121,7 @@ impl KeptLayers {
             state.ids.push(id.clone());
         }
         state.bytes += bytes;
-        state.bytes > BUDGET
+        state.bytes > BUDGET || state.ids.len() > MOST_LAYERS
     }
 
     /// Everything kept, emptied out of the cache (not yet from the journal).
@@ -278,7 +283,9 @@ impl Engine {
             }
         }
         if kept.keep(&full, bytes) {
-            tracing::info!("the kept build cache passed {} bytes: removing it", BUDGET);
+            tracing::info!(
+                "the kept build cache passed {BUDGET} bytes or {MOST_LAYERS} layers: removing it"
+            );
             let report = self.remove_kept(kept).await;
             report.warn();
         }
@@ -410,6 +417,10 @@ mod tests {
         let kept = KeptLayers::in_folder(dir.path(), "unix:///x", "run2");
         assert!(!kept.keep(&ids(1), BUDGET));
         assert!(kept.keep(&ids(2)[1..], 1));
+        let many = KeptLayers::in_folder(dir.path(), "unix:///x", "run4");
+        let layers = ids(MOST_LAYERS + 1);
+        assert!(!many.keep(&layers[..MOST_LAYERS], 0));
+        assert!(many.keep(&layers[MOST_LAYERS..], 0));
     }
 
     #[test]

@@ -8,8 +8,11 @@
 #          solutions and known-wrong cases (the exercises that grade files,
 #          not live containers), graded against those exercises: a
 #          sequential shell loop of `dockgrade check` vs `dockgrade batch
-#          --jobs 4`, after one untimed batch that fills the build cache for
-#          both.
+#          --jobs 4`, after one untimed batch (WARM=0 skips it) that warms
+#          the package mirror's and the machine's own caches for both. No
+#          build cache outlives a command: `check` removes every layer it
+#          built, and `batch` shares its layers between its students only
+#          while it runs (docs/batch.md).
 # scale    a quick busybox exercise, 100 then 1000 submissions: wall time and
 #          the grader's peak RSS for each.
 # validate `dockgrade validate` over the whole course, cases --jobs at a time
@@ -83,8 +86,8 @@ course() {
   local -a exercises
   mapfile -t exercises < <(graded_exercises)
   say "== course: $n submissions x ${#exercises[@]} exercises (${exercises[*]})"
-  # Each run removes what it built, layers included, so the warm-up only
-  # fills the mirror's and the daemon's other caches; WARM=0 skips it.
+  # Both remove what they built, layers included, when they end: the
+  # warm-up only fills the mirror's and the machine's other caches.
   if [ "${WARM:-1}" != 0 ]; then
     measure "$dg" batch "$subs" --out "$out/warm" --jobs 4 --quiet "${exercises[@]}" >/dev/null
   fi

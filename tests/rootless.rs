@@ -57,6 +57,10 @@ fn userns_host() -> Option<String> {
     Some(format!("unix://{dir}/docker.sock"))
 }
 
+/// The exercise's web server is a container named `web` with host port
+/// 8080: one test at a time may have it on a daemon.
+static WEB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn course() -> String {
     fixture_dir().join("exercises").display().to_string()
 }
@@ -79,6 +83,34 @@ fn validate_04_rootless(ws: &Workspace) -> assert_cmd::Command {
 #[test]
 fn the_rootless_exercise_passes_on_a_rootless_daemon() {
     let Some(host) = rootless_host() else { return };
+    let _web = WEB.lock().unwrap_or_else(|e| e.into_inner());
+    // What the student leaves running: a web server on an unprivileged port.
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(["-H", &host])
+            .args(args)
+            .output()
+            .expect("docker runs")
+    };
+    docker(&["rm", "-f", "web"]);
+    let web = docker(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "busybox:1.35",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+    ]);
+    assert!(
+        web.status.success(),
+        "{}",
+        String::from_utf8_lossy(&web.stderr)
+    );
     let ws = Workspace::new();
     let report = ws.path("report.json");
     let out = ws
@@ -94,6 +126,7 @@ fn the_rootless_exercise_passes_on_a_rootless_daemon() {
         .arg(&report)
         .output()
         .expect("runs");
+    docker(&["rm", "-f", "web"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     let json: serde_json::Value =
@@ -147,6 +180,7 @@ fn a_privileged_probe_is_refused_on_a_daemon_that_runs_as_root() {
 fn validate_grades_the_rootless_cases_on_the_rootless_daemon_and_says_when_there_is_none() {
     let Some(host) = rootless_host() else { return };
     let Some(userns) = userns_host() else { return };
+    let _web = WEB.lock().unwrap_or_else(|e| e.into_inner());
     let ws = Workspace::new();
     let out = validate_04_rootless(&ws)
         .env("DOCKGRADE_ROOTLESS_HOST", &host)
@@ -155,7 +189,7 @@ fn validate_grades_the_rootless_cases_on_the_rootless_daemon_and_says_when_there
         .expect("runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("3 case(s): 3 as expected"), "{stdout}");
+    assert!(stdout.contains("4 case(s): 4 as expected"), "{stdout}");
 
     let out = validate_04_rootless(&ws)
         .env_remove("DOCKGRADE_ROOTLESS_HOST")

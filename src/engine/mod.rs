@@ -2,7 +2,8 @@
 //!
 //! Every bollard call in dockgrade is under `engine/`, one `impl Engine`
 //! block per room: [`image`] finds, pulls and inspects images; [`build`]
-//! streams build contexts to the legacy builder; [`archive`] reads files out
+//! streams build contexts to the legacy builder, [`copies`] keeps it from
+//! taking one folder's copy for another's; [`archive`] reads files out
 //! of an image through the archive API; [`layers`] reads an image's history
 //! and streams its export into the layer scanner; [`run`] runs containers with the
 //! sandbox that [`sandbox`] turns into daemon settings; [`live`] inspects a
@@ -23,6 +24,7 @@
 mod archive;
 mod build;
 mod cleanup;
+mod copies;
 mod image;
 mod kept;
 mod layers;

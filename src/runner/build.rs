@@ -113,7 +113,7 @@ async fn attempt(
 /// - the network or a package mirror failed (once more, after a pause: a
 ///   mirror that is syncing answers again within seconds);
 /// - a directory copy was taken from another build's layer that the legacy
-///   builder cannot tell from this one's (see `engine::build::COPIES`): built
+///   builder cannot tell from this one's (see `engine::copies`): built
 ///   again without the cache, which is this Dockerfile's true image.
 async fn build_again_if_the_cache_moved(
     engine: &Engine,

@@ -8,6 +8,9 @@
 //! `check`; this module only compares outcomes with expectations and reports,
 //! and replays a live case's commands through the labelling proxy of
 //! [`crate::replay`], so that only what they created is removed afterwards.
+//! [`order`] takes the cases of the exercises in turn, for the build cache.
+
+mod order;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -369,33 +372,6 @@ pub(crate) fn uncovered(exercise: &Exercise, cases: &[CaseResult]) -> Vec<Uncove
         .collect()
 }
 
-/// `items` taken one group at a time in turn: the first of every group, then
-/// the second of every group, and so on (groups in order of first
-/// appearance, each keeping its own order). The cases of one exercise share
-/// most of their build (the four git exercises' `apt-get install git`):
-/// graded side by side, they would each build it, the cache empty for all;
-/// one after the other, the first builds it and the rest reuse its layers
-/// (see `engine::kept`), while cases of other exercises fill the slots.
-fn round_robin<T>(items: Vec<T>, group: impl Fn(&T) -> &str) -> Vec<T> {
-    let mut groups: Vec<(String, std::collections::VecDeque<T>)> = Vec::new();
-    for item in items {
-        let key = group(&item).to_string();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, members)) => members.push_back(item),
-            None => groups.push((key, std::collections::VecDeque::from([item]))),
-        }
-    }
-    let mut out = Vec::new();
-    while groups.iter().any(|(_, members)| !members.is_empty()) {
-        for (_, members) in &mut groups {
-            if let Some(item) = members.pop_front() {
-                out.push(item);
-            }
-        }
-    }
-    out
-}
-
 /// Grades every case of every exercise into `report`, which holds every
 /// case graded so far when this future is dropped (on a signal).
 ///
@@ -429,7 +405,7 @@ pub(crate) async fn validate(
     }
     let (live, check): (Vec<_>, Vec<_>) =
         all.into_iter().partition(|(ex, _)| ex.mode == Mode::Live);
-    let check = round_robin(check, |(ex, _)| ex.id.as_str());
+    let check = order::round_robin(check, |(ex, _)| ex.id.as_str());
     let mut graded = futures_util::stream::iter(check)
         .map(|(ex, case)| async move {
             let engine = Engine::connect_to(host, &names::new_run_id())
@@ -616,19 +592,4 @@ async fn replay(
         ))),
     };
     (proxy.finish(), outcome)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cases_are_taken_one_exercise_at_a_time_in_turn() {
-        let cases = vec![("a", 1), ("a", 2), ("a", 3), ("b", 1), ("c", 1), ("c", 2)];
-        let order = round_robin(cases, |(ex, _)| ex);
-        assert_eq!(
-            order,
-            vec![("a", 1), ("b", 1), ("c", 1), ("a", 2), ("c", 2), ("a", 3)]
-        );
-    }
 }

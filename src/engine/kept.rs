@@ -158,13 +158,11 @@ impl KeptLayers {
                 .collect();
             ids.append(&mut state.ids);
             state.ids = ids;
-            let mut text = header(&self.host, Owner::current());
-            for id in &all {
-                text.push_str(id);
-                text.push('\n');
-            }
             state.started = true;
-            replace(&self.journal, &text)
+            replace(
+                &self.journal,
+                &journal_text(&self.host, Owner::current(), &all),
+            )
         };
         if let Err(e) = written {
             tracing::warn!(
@@ -194,6 +192,16 @@ fn header(host: &str, owner: &Owner) -> String {
         "host\t{host}\nowner\t{}\t{}\t{}\n",
         owner.host, owner.process, owner.started
     )
+}
+
+/// A whole journal: its header, then one layer id a line.
+fn journal_text(host: &str, owner: &Owner, layers: &[String]) -> String {
+    let mut text = header(host, owner);
+    for id in layers {
+        text.push_str(id);
+        text.push('\n');
+    }
+    text
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -322,12 +330,10 @@ impl Engine {
         let written = if left.is_empty() {
             fs::remove_file(&journal.path)
         } else {
-            let mut text = header(&journal.host, &journal.owner);
-            for id in &left {
-                text.push_str(id);
-                text.push('\n');
-            }
-            replace(&journal.path, &text)
+            replace(
+                &journal.path,
+                &journal_text(&journal.host, &journal.owner, &left),
+            )
         };
         if let Err(e) = written {
             tracing::warn!("cannot update {}: {e}", journal.path.display());

@@ -19,6 +19,8 @@ pub(crate) enum Said {
     Created(String),
     /// The step was taken from the cache: this layer (short id) existed.
     Reused(String),
+    /// A `FROM` step's base (short id): an image or an earlier stage.
+    Base(String),
 }
 
 /// Reads a build's lines in order.
@@ -57,6 +59,8 @@ impl BuilderLines {
             Some(Said::Reused(said.to_string()))
         } else if short_id(said) && !std::mem::take(&mut self.existing) {
             Some(Said::Created(said.to_string()))
+        } else if short_id(said) {
+            Some(Said::Base(said.to_string()))
         } else {
             None
         }
@@ -139,6 +143,7 @@ mod tests {
         assert_eq!(
             created,
             [
+                &Said::Base("c946ec559d45".into()),
                 &Said::Reused("0123456789ab".into()),
                 &Said::RunningIn("abcdefabcdef".into()),
                 &Said::Created("fedcbafedcba".into()),

@@ -33,6 +33,9 @@ pub struct PlannedStep {
     /// layers from the cache instead of building them again (a second apt
     /// install, and layers that differ by their timestamps).
     pub after: Vec<usize>,
+    /// For builds: the tags of the builds in `after` with the same build
+    /// arguments, whose stages this one must see (see `engine::stages`).
+    pub same_dockerfile_as: Vec<String>,
     /// For builds: the tag dockgrade gives the image.
     pub tag: Option<String>,
     /// What to look at in the step's image (or, for runs, container).
@@ -125,10 +128,22 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
                     .collect(),
                 _ => Vec::new(),
             };
+            let same_dockerfile_as = match &step.kind {
+                StepKind::Build(build) => after
+                    .iter()
+                    .filter(|&&j| {
+                        matches!(&exercise.steps[j].kind,
+                            StepKind::Build(b) if b.args == build.args)
+                    })
+                    .map(|&j| image_tag(run_id, &exercise.id, &exercise.steps[j].name))
+                    .collect(),
+                _ => Vec::new(),
+            };
             PlannedStep {
                 step: step.clone(),
                 needs,
                 after,
+                same_dockerfile_as,
                 tag,
                 probe: Probe::default(),
             }

@@ -726,3 +726,54 @@ fn a_copy_of_a_folder_is_never_taken_for_a_copy_of_the_context() {
     assert_eq!(rows["b"], ("graded".to_string(), 0), "{text}");
     nothing_left(&ws, "out");
 }
+
+/// A Dockerfile built twice by each run: whole, then `--target downloader`.
+const STAGES: &str = r#"
+id = "stages"
+title = "The last stage starts afresh"
+[submission]
+required = ["Dockerfile"]
+[[steps]]
+name = "final"
+build = { dockerfile = "Dockerfile", timeout = "60s" }
+[[steps]]
+name = "downloader"
+build = { dockerfile = "Dockerfile", target = "downloader", timeout = "60s" }
+[[checks]]
+name = "the last stage does not start from downloader"
+step = "final"
+layers = { not_based_on = "downloader" }
+"#;
+
+#[test]
+fn identical_submissions_graded_side_by_side_each_see_their_own_stages() {
+    // Both runs build the downloader stage at the same moment and leave two
+    // equal layers; the builder's cache hands a later build the newest. One
+    // run's `--target downloader` would then be the other run's, and its
+    // final image, built FROM its own downloader, would seem not to be.
+    let nonce = unique("stages");
+    let ws = Workspace::new();
+    ws.write("exercises/stages.toml", STAGES);
+    for student in ["a", "b"] {
+        ws.write(
+            &format!("subs/{student}/Dockerfile"),
+            format!(
+                "FROM busybox:1.35 AS downloader\nRUN sleep 2 && echo {nonce} $(cat /proc/sys/kernel/random/uuid) > /stamp\n\
+                 FROM downloader\nCMD [\"cat\", \"/stamp\"]\n"
+            ),
+        );
+    }
+    let o = ws
+        .dockgrade()
+        .env("DOCKGRADE_CACHE", ws.path("cache"))
+        .args(["batch", "subs", "--out", "out", "--jobs", "2"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let (rows, text) = grades(&ws, "out");
+    assert_eq!(rows["a"], ("graded".to_string(), 0), "{text}");
+    assert_eq!(rows["b"], ("graded".to_string(), 0), "{text}");
+    assert!(images_of(&nonce).is_empty(), "layers are left");
+    nothing_left(&ws, "out");
+}

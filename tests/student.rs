@@ -270,9 +270,11 @@ fn a_report_with_a_failed_build_says_why_once() {
     let ws = Workspace::new();
     let (code, _, stderr) = student_runs(&ws, "me", &["init", "02-first-image"]);
     assert_eq!(code, 0, "{stderr}");
+    // A folder no other test's image makes: the WORKDIR step is never
+    // taken from the cache of a test running beside this one.
     std::fs::write(
         ws.path("me/02-first-image/Dockerfile.02"),
-        "FROM debian:bookworm-slim\nWORKDIR /software\nRUN echo about to fail && exit 7\n",
+        "FROM debian:bookworm-slim\nWORKDIR /about-to-fail\nRUN echo about to fail && exit 7\n",
     )
     .expect("edit");
     let (code, stdout, stderr) =

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::copies::{COPIES, COPIES_KEPT, copy_instruction};
+use super::stages::{self, Trace};
 use super::{Engine, describe, sandbox};
 use crate::build_context::{self, BuildContext};
 use crate::build_output::{BuilderLines, Said, StudentLines};
@@ -38,6 +39,11 @@ pub(crate) struct BuildRequest {
     pub target: Option<String>,
     pub args: BTreeMap<String, String>,
     pub no_cache: bool,
+    /// The tags of this run's earlier builds of the same Dockerfile (with
+    /// the same arguments): this build must see their stages ([`stages`]).
+    pub same_dockerfile_as: Vec<String>,
+    /// When not empty, the only images the cache may hand layers from.
+    pub cache_from: Vec<String>,
     pub sandbox: Sandbox,
 }
 
@@ -52,6 +58,18 @@ pub(crate) struct BuildOutcome {
     /// another build made with another instruction (see `COPIES`): the
     /// image may not be what this Dockerfile makes.
     pub borrowed_copy: Option<String>,
+    /// Set when a step was handed a layer other than the one an earlier
+    /// build of the Dockerfile in this run had for it (see [`stages`]).
+    pub diverged: Option<Diverged>,
+}
+
+/// A build handed another run's stage, and how to build it on this run's.
+#[derive(Debug, Clone)]
+pub(crate) struct Diverged {
+    /// Which step, said as a sentence.
+    pub why: String,
+    /// The earlier builds' stages (full ids), to take the cache from.
+    pub sources: Vec<String>,
 }
 
 /// What a package mirror or the network says when it, not the Dockerfile,
@@ -132,6 +150,12 @@ struct Progress {
     stopping: bool,
     /// `COPY`/`ADD` steps taken from the cache: (layer, instruction).
     reused_copies: Vec<(String, String)>,
+    /// The image each step ended on.
+    trace: Trace,
+    /// In a build from `cache_from`, the images of the earlier builds: a
+    /// step reported as cached with any other image was handed a restored
+    /// one, made for this build.
+    known: Option<std::collections::HashSet<String>>,
 }
 
 impl Progress {
@@ -177,6 +201,9 @@ impl Engine {
         if let Some(target) = &req.target {
             options = options.target(target);
         }
+        if !req.cache_from.is_empty() {
+            options = options.cachefrom(&req.cache_from);
+        }
         if !args.is_empty() {
             options = options.buildargs(&args);
         }
@@ -188,7 +215,16 @@ impl Engine {
             None,
             Some(bollard::body_try_stream(upload.body)),
         );
-        let progress = Mutex::new(Progress::default());
+        let earlier = self.traces_of(&req.same_dockerfile_as);
+        let progress = Mutex::new(Progress {
+            known: (!req.cache_from.is_empty()).then(|| {
+                earlier
+                    .iter()
+                    .flat_map(|t| t.images().map(str::to_string))
+                    .collect()
+            }),
+            ..Progress::default()
+        });
         let consume = self.consume(&mut stream, &mut log, &mut image_id, &progress, on_line);
         let mut failure = self.supervise(consume, &progress, &req.sandbox).await;
         drop(stream);
@@ -217,11 +253,26 @@ impl Engine {
             .conclude_build(facts, failure, image_id, &req.tag)
             .await;
         if outcome.image_id.is_some() {
-            let reused = progress
+            let (reused, trace) = progress
                 .lock()
-                .map(|mut p| std::mem::take(&mut p.reused_copies))
+                .map(|mut p| {
+                    (
+                        std::mem::take(&mut p.reused_copies),
+                        std::mem::take(&mut p.trace),
+                    )
+                })
                 .unwrap_or_default();
             outcome.borrowed_copy = self.borrowed_copy(&reused).await;
+            // Without the cache, or from the earlier builds' own stages,
+            // nothing else could have been handed to this one.
+            let why = (!req.no_cache && req.cache_from.is_empty())
+                .then(|| earlier.iter().find_map(|e| stages::diverges(&trace, e)))
+                .flatten();
+            if let Some(why) = why {
+                let sources = self.sources(&req.same_dockerfile_as).await;
+                outcome.diverged = Some(Diverged { why, sources });
+            }
+            self.remember_build(&req.tag, trace);
         }
         outcome
     }
@@ -326,6 +377,12 @@ impl Engine {
                     p.step = step;
                 }
             }
+            Some(Said::Base(id)) => {
+                if let Ok(mut p) = progress.lock() {
+                    let step = p.step.clone();
+                    p.trace.push(&step, &id);
+                }
+            }
             Some(Said::RunningIn(id)) => {
                 self.record(|c| c.build_containers.push(id.clone()));
                 let stopping = progress.lock().is_ok_and(|mut p| {
@@ -346,13 +403,30 @@ impl Engine {
                     }
                     copies.insert(id.clone(), instruction.to_string());
                 }
+                if let Ok(mut p) = progress.lock() {
+                    p.trace.push(&step, &id);
+                }
                 self.record(|c| c.layers.push(id));
             }
             Some(Said::Reused(id)) => {
-                if let Ok(mut p) = progress.lock()
-                    && let Some(instruction) = copy_instruction(&p.step)
+                let Ok(mut p) = progress.lock() else { return };
+                let step = p.step.clone();
+                p.trace.push(&step, &id);
+                let restored = p.known.as_ref().is_some_and(|k| !k.contains(&id));
+                let instruction = copy_instruction(&step).map(str::to_string);
+                drop(p);
+                if restored {
+                    // Made by the builder from the earlier build's layer, with
+                    // the same instruction: this run's, and no borrowed copy.
+                    if let Some(instruction) = &instruction
+                        && let Ok(mut copies) = COPIES.lock()
+                    {
+                        copies.insert(id.clone(), instruction.clone());
+                    }
+                    self.record(|c| c.layers.push(id));
+                } else if let Some(instruction) = instruction
+                    && let Ok(mut p) = progress.lock()
                 {
-                    let instruction = instruction.to_string();
                     p.reused_copies.push((id, instruction));
                 }
             }
@@ -413,6 +487,7 @@ impl Engine {
                     image_id,
                     infrastructure_error: None,
                     borrowed_copy: None,
+                    diverged: None,
                 }
             }
             Some(BuildFailure::Submission(message)) => {
@@ -422,6 +497,7 @@ impl Engine {
                     image_id: None,
                     infrastructure_error: None,
                     borrowed_copy: None,
+                    diverged: None,
                 }
             }
             Some(BuildFailure::Daemon(message)) => {
@@ -431,6 +507,7 @@ impl Engine {
                     image_id: None,
                     infrastructure_error: Some(message),
                     borrowed_copy: None,
+                    diverged: None,
                 }
             }
         }
@@ -573,6 +650,7 @@ mod tests {
             image_id: None,
             infrastructure_error: None,
             borrowed_copy: None,
+            diverged: None,
         };
         assert!(failed(
             "failed to get digest sha256:1b54: open /var/lib/docker/image/overlay2/imagedb/content/sha256/1b54: no such file or directory"
@@ -590,6 +668,7 @@ mod tests {
             image_id: None,
             infrastructure_error: None,
             borrowed_copy: None,
+            diverged: None,
         };
         assert!(logged("E: Failed to fetch http://deb.debian.org/debian/pool/main/g/git/git_2.39.5.deb  Connection failed [IP: 151.101.2.132 80]").network_failed());
         assert!(!logged("E: Unable to locate package gitt").network_failed());
@@ -603,6 +682,7 @@ mod tests {
             image_id: None,
             infrastructure_error: Some(why.into()),
             borrowed_copy: None,
+            diverged: None,
         };
         assert!(
             broke("the daemon failed during the build: bytes remaining on stream")
@@ -619,6 +699,7 @@ mod tests {
             image_id: None,
             infrastructure_error: None,
             borrowed_copy: None,
+            diverged: None,
         };
         assert!(!failed.connection_broke());
     }

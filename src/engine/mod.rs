@@ -15,7 +15,9 @@
 //! grading machine's loopback; [`cleanup`] removes what a run created, and
 //! what a replay for `validate` recorded; [`transfer`] pulls images with
 //! per-layer progress, and saves and loads image archives (`prepare`); [`kept`]
-//! keeps a batch's build cache between its runs. The engine takes its own request
+//! keeps a batch's build cache between its runs; [`stages`] keeps one
+//! run's builds of a Dockerfile on the same stages when other runs build
+//! them at the same moment. The engine takes its own request
 //! types and returns [`observation`](crate::observation) facts: it knows
 //! nothing of exercise specs. Everything it creates carries dockgrade's
 //! labels ([`crate::names`]) and is recorded, so [`Engine::cleanup`] removes
@@ -33,6 +35,7 @@ mod registry;
 mod run;
 mod sandbox;
 mod service;
+mod stages;
 mod transfer;
 mod tunnel;
 
@@ -168,6 +171,8 @@ pub(crate) struct Engine {
     /// The build cache of the command this run belongs to: its layers go
     /// there at cleanup rather than away ([`kept`]).
     kept: Option<std::sync::Arc<KeptLayers>>,
+    /// What each of this run's successful builds did, by tag ([`stages`]).
+    traces: Mutex<HashMap<String, stages::Trace>>,
 }
 
 /// The daemon address as the user configured it (for messages).
@@ -215,6 +220,7 @@ impl Engine {
             tunnel_lock: tokio::sync::Mutex::new(()),
             cancel: tokio_util::sync::CancellationToken::new(),
             kept: None,
+            traces: Mutex::new(HashMap::new()),
         })
     }
 

@@ -74,6 +74,8 @@ async fn attempt(
         target: build.target.clone(),
         args: build.args.clone(),
         no_cache: build.no_cache,
+        same_dockerfile_as: planned.same_dockerfile_as.clone(),
+        cache_from: Vec::new(),
         sandbox: build.sandbox(),
     };
     let step = planned.step.name.as_str();
@@ -114,7 +116,10 @@ async fn attempt(
 ///   mirror that is syncing answers again within seconds);
 /// - a directory copy was taken from another build's layer that the legacy
 ///   builder cannot tell from this one's (see `engine::copies`): built
-///   again without the cache, which is this Dockerfile's true image.
+///   again without the cache, which is this Dockerfile's true image;
+/// - a stage was handed another run's layers instead of the ones this
+///   run's earlier build of the Dockerfile stood on (see `engine::stages`):
+///   built again from that build's stages alone.
 async fn build_again_if_the_cache_moved(
     engine: &Engine,
     ctx: BuildContext,
@@ -130,6 +135,12 @@ async fn build_again_if_the_cache_moved(
         {
             request.no_cache = true;
             tracing::debug!("{why}; building again without the cache");
+        } else if let Some(diverged) = &outcome.diverged
+            && request.cache_from.is_empty()
+            && !diverged.sources.is_empty()
+        {
+            request.cache_from = diverged.sources.clone();
+            tracing::debug!("{}; building again from this run's stages", diverged.why);
         } else if outcome.lost_a_cached_layer() && cache_retries > 0 {
             cache_retries -= 1;
             tracing::debug!("a cached layer was removed during the build; building again");

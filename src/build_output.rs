@@ -11,8 +11,9 @@
 /// What one line of build output says, when it says something.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Said {
-    /// `Step n/m : INSTRUCTION …`, trimmed and bounded.
-    Step(String),
+    /// `Step n/m : INSTRUCTION …`, trimmed and bounded, and a hash of the
+    /// whole instruction (what the step was, whatever its number and length).
+    Step(String, u64),
     /// A RUN step's container started (short id).
     RunningIn(String),
     /// The build committed this layer (short id).
@@ -42,7 +43,8 @@ impl BuilderLines {
                 .next()
                 .is_some_and(|w| w.eq_ignore_ascii_case("FROM"));
             self.cached = false;
-            return Some(Said::Step(line.chars().take(200).collect()));
+            let key = instruction_key(instruction);
+            return Some(Said::Step(line.chars().take(200).collect(), key));
         }
         let said = line.strip_prefix("---> ")?;
         if said == "Using cache" {
@@ -106,6 +108,15 @@ impl StudentLines {
     }
 }
 
+/// A hash of a whole instruction (`RUN …`), however long: which step a
+/// `Step n/m` line is, whatever its number.
+pub(crate) fn instruction_key(instruction: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    instruction.trim().hash(&mut h);
+    h.finish()
+}
+
 /// A 12-digit hexadecimal id as the builder prints it.
 fn short_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -138,7 +149,7 @@ mod tests {
         let created: Vec<&Said> = said
             .iter()
             .flatten()
-            .filter(|s| !matches!(s, Said::Step(_)))
+            .filter(|s| !matches!(s, Said::Step(..)))
             .collect();
         assert_eq!(
             created,
@@ -150,9 +161,15 @@ mod tests {
                 &Said::Created("111111111111".into()),
             ]
         );
+        let Some(Said::Step(line, key)) = &said[0] else {
+            panic!("{:?}", said[0]);
+        };
+        assert_eq!(line, "Step 1/4 : FROM busybox:1.35");
+        // The same instruction, counted otherwise, is the same step.
+        let again = BuilderLines::default().read("Step 1/9 : FROM busybox:1.35");
         assert_eq!(
-            said[0],
-            Some(Said::Step("Step 1/4 : FROM busybox:1.35".into()))
+            again,
+            Some(Said::Step("Step 1/9 : FROM busybox:1.35".into(), *key))
         );
     }
 

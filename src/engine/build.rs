@@ -68,7 +68,8 @@ pub(crate) struct BuildOutcome {
 pub(crate) struct Diverged {
     /// Which step, said as a sentence.
     pub why: String,
-    /// The earlier builds' stages (full ids), to take the cache from.
+    /// The first build's images (full ids), to take the cache from; empty
+    /// when this build already took it from them.
     pub sources: Vec<String>,
 }
 
@@ -152,9 +153,9 @@ struct Progress {
     reused_copies: Vec<(String, String)>,
     /// The image each step ended on.
     trace: Trace,
-    /// In a build from `cache_from`, the images of the earlier builds: a
-    /// step reported as cached with any other image was handed a restored
-    /// one, made for this build.
+    /// In a build from `cache_from`, the images of the earlier build: a step
+    /// reported as cached with any other image was handed one the builder
+    /// restored from their layers (this run's).
     known: Option<std::collections::HashSet<String>>,
 }
 
@@ -215,12 +216,14 @@ impl Engine {
             None,
             Some(bollard::body_try_stream(upload.body)),
         );
-        let earlier = self.traces_of(&req.same_dockerfile_as);
+        self.forget_build(&req.tag);
+        let first = self.first_trace(&req.same_dockerfile_as);
         let progress = Mutex::new(Progress {
             known: (!req.cache_from.is_empty()).then(|| {
-                earlier
+                first
                     .iter()
-                    .flat_map(|t| t.images().map(str::to_string))
+                    .flat_map(|t| t.images())
+                    .map(str::to_string)
                     .collect()
             }),
             ..Progress::default()
@@ -263,13 +266,17 @@ impl Engine {
                 })
                 .unwrap_or_default();
             outcome.borrowed_copy = self.borrowed_copy(&reused).await;
-            // Without the cache, or from the earlier builds' own stages,
-            // nothing else could have been handed to this one.
-            let why = (!req.no_cache && req.cache_from.is_empty())
-                .then(|| earlier.iter().find_map(|e| stages::diverges(&trace, e)))
-                .flatten();
-            if let Some(why) = why {
-                let sources = self.sources(&req.same_dockerfile_as).await;
+            // Built without the cache, it was handed nothing.
+            let why = first
+                .as_ref()
+                .filter(|_| !req.no_cache)
+                .and_then(|first| stages::diverges(&trace, first));
+            if let (Some(why), Some(first)) = (why, &first) {
+                // From the first build's images, it is not built again.
+                let sources = match req.cache_from.is_empty() {
+                    true => self.sources(&first.shared_images(&trace)).await,
+                    false => Vec::new(),
+                };
                 outcome.diverged = Some(Diverged { why, sources });
             }
             self.remember_build(&req.tag, trace);
@@ -372,15 +379,15 @@ impl Engine {
     /// kills a RUN container started while the build is being stopped.
     async fn take_in(&self, said: Option<Said>, progress: &Mutex<Progress>) {
         match said {
-            Some(Said::Step(step)) => {
+            Some(Said::Step(step, key)) => {
                 if let Ok(mut p) = progress.lock() {
+                    p.trace.begin(&step, key);
                     p.step = step;
                 }
             }
             Some(Said::Base(id)) => {
                 if let Ok(mut p) = progress.lock() {
-                    let step = p.step.clone();
-                    p.trace.push(&step, &id);
+                    p.trace.ended_on(&id);
                 }
             }
             Some(Said::RunningIn(id)) => {
@@ -404,29 +411,19 @@ impl Engine {
                     copies.insert(id.clone(), instruction.to_string());
                 }
                 if let Ok(mut p) = progress.lock() {
-                    p.trace.push(&step, &id);
+                    p.trace.ended_on(&id);
                 }
                 self.record(|c| c.layers.push(id));
             }
             Some(Said::Reused(id)) => {
                 let Ok(mut p) = progress.lock() else { return };
-                let step = p.step.clone();
-                p.trace.push(&step, &id);
-                let restored = p.known.as_ref().is_some_and(|k| !k.contains(&id));
-                let instruction = copy_instruction(&step).map(str::to_string);
-                drop(p);
-                if restored {
-                    // Made by the builder from the earlier build's layer, with
-                    // the same instruction: this run's, and no borrowed copy.
-                    if let Some(instruction) = &instruction
-                        && let Ok(mut copies) = COPIES.lock()
-                    {
-                        copies.insert(id.clone(), instruction.clone());
-                    }
+                p.trace.ended_on(&id);
+                if p.known.as_ref().is_some_and(|k| !k.contains(&id)) {
+                    drop(p);
+                    tracing::debug!("the builder restored {id} from the first build's layers");
                     self.record(|c| c.layers.push(id));
-                } else if let Some(instruction) = instruction
-                    && let Ok(mut p) = progress.lock()
-                {
+                } else if let Some(instruction) = copy_instruction(&p.step) {
+                    let instruction = instruction.to_string();
                     p.reused_copies.push((id, instruction));
                 }
             }

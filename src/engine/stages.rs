@@ -1,23 +1,30 @@
 //! One run's builds of one Dockerfile must see the same stages. [`Trace`]
 //! is what a build did, step by step; [`diverges`] tells when a later build
-//! of the Dockerfile was handed layers other than the ones an earlier build
-//! of this run made or took for the very same step, and [`Engine::sources`]
-//! names the earlier builds' stages for building it again from them alone
+//! of the Dockerfile was handed, for a step, another image than the one the
+//! run's first build of it ended that step on, and [`Engine::sources`] names
+//! that build's images, for building the later one again from them alone
 //! (`cache_from`).
 //!
-//! Why: the legacy builder hands a step the *newest* cached layer with the
+//! Why: the legacy builder hands a step the *newest* cached image with the
 //! same parent and instruction. Runs of a `batch` or `validate` share the
 //! cache, and two of them that build the same stage at the same moment both
 //! miss it and leave two equal layers. A run's first build (the whole
 //! Dockerfile) stands on its own layer; its `--target downloader` build,
 //! made a moment later, is handed the other run's, newer. Its final image,
 //! built `FROM downloader`, then seems not to be built on its downloader
-//! stage, and a check that the last stage starts afresh passes. With
-//! `cache_from` the builder takes a layer only from the named images'
-//! chains (restoring, where needed, an image of their layers: the build
-//! reports it as cached, and it is this run's to remove).
+//! stage, and a check that the last stage starts afresh passes.
+//!
+//! The legacy builder builds the stages in order, up to the target, so two
+//! builds of one Dockerfile take the same steps until one of them ends (or
+//! dockgrade's `LABEL`s begin): they are compared step by step, by a hash
+//! of the whole instruction. With `cache_from` the builder takes a step's
+//! image only from the named images' chains: given every image of the first
+//! build, in the order it made them, it hands back exactly those (moby's
+//! `image/cache`: the source whose history ends with the step). Where it
+//! cannot, it restores an image of a source's layers and reports it as
+//! cached: that one is this run's, recorded for removal.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::Engine;
 
@@ -29,7 +36,10 @@ const MOST_STEPS: usize = 2_000;
 pub(crate) struct TracedStep {
     /// `RUN apt-get …`, as the `Step n/m : …` line gives it (bounded).
     pub instruction: String,
-    /// The image (short id) after the step: a base for `FROM`.
+    /// A hash of the whole instruction.
+    pub key: u64,
+    /// The image (short id) after the step: a base for `FROM`; empty for
+    /// `FROM scratch`, or while the step runs.
     pub image: String,
 }
 
@@ -40,46 +50,55 @@ pub(crate) struct Trace {
 }
 
 impl Trace {
-    /// Adds the image a step ended on.
-    pub fn push(&mut self, step_line: &str, image: &str) {
+    /// A step begins (its `Step n/m : …` line).
+    pub fn begin(&mut self, step_line: &str, key: u64) {
         if self.steps.len() < MOST_STEPS {
             self.steps.push(TracedStep {
                 instruction: instruction_of(step_line).to_string(),
-                image: image.to_string(),
+                key,
+                image: String::new(),
             });
         }
     }
 
-    /// Every image of the trace (short ids).
-    pub fn images(&self) -> impl Iterator<Item = &str> {
-        self.steps.iter().map(|s| s.image.as_str())
+    /// The step under way ended on `image` (the first image it names).
+    pub fn ended_on(&mut self, image: &str) {
+        if let Some(step) = self.steps.last_mut()
+            && step.image.is_empty()
+        {
+            step.image = image.to_string();
+        }
     }
 
-    /// (parent, instruction) → image, for every step that is not a `FROM`.
-    fn edges(&self) -> HashMap<(&str, &str), &str> {
-        self.links()
-            .map(|(parent, s)| ((parent, s.instruction.as_str()), s.image.as_str()))
-            .collect()
+    /// Every image of the trace (short ids), each once, in order.
+    pub fn images(&self) -> Vec<&str> {
+        images(&self.steps)
     }
 
-    /// Each step that is not a `FROM`, with the image it started from.
-    fn links(&self) -> impl Iterator<Item = (&str, &TracedStep)> {
-        self.steps
-            .windows(2)
-            .filter_map(|w| (!is_from(&w[1].instruction)).then_some((w[0].image.as_str(), &w[1])))
-    }
-
-    /// The last image of each stage: the chains `cache_from` may take from.
-    pub fn stage_ends(&self) -> Vec<&str> {
-        let mut ends: Vec<&str> = self
+    /// The images of the steps `later` shares with this trace (the same
+    /// instructions, in the same order, from the first), each once, in
+    /// order: the only sources a build of `later`'s steps may be given. An
+    /// image of a step it does not take would let the builder hand it that
+    /// step's ancestors, which may be another run's (two stages of one
+    /// build that start alike can stand on different runs' layers).
+    pub fn shared_images(&self, later: &Trace) -> Vec<&str> {
+        let shared = self
             .steps
-            .windows(2)
-            .filter(|w| is_from(&w[1].instruction))
-            .map(|w| w[0].image.as_str())
-            .collect();
-        ends.extend(self.steps.last().map(|s| s.image.as_str()));
-        ends
+            .iter()
+            .zip(&later.steps)
+            .take_while(|(a, b)| a.key == b.key)
+            .count();
+        images(&self.steps[..shared])
     }
+}
+
+fn images(steps: &[TracedStep]) -> Vec<&str> {
+    let mut seen = BTreeSet::new();
+    steps
+        .iter()
+        .map(|s| s.image.as_str())
+        .filter(|i| !i.is_empty() && seen.insert(*i))
+        .collect()
 }
 
 /// `RUN x` of `Step 2/5 : RUN x`.
@@ -90,27 +109,22 @@ fn instruction_of(step_line: &str) -> &str {
         .trim()
 }
 
-fn is_from(instruction: &str) -> bool {
-    instruction
-        .split_whitespace()
-        .next()
-        .is_some_and(|w| w.eq_ignore_ascii_case("FROM"))
-}
-
-/// The first step of `later` that started from the same image, with the same
-/// instruction, as a step of `earlier`, and ended elsewhere, said as a
+/// The first step `later` ended on another image than `earlier` did for
+/// the same step (the same instruction, after the same steps), said as a
 /// sentence.
 pub(crate) fn diverges(later: &Trace, earlier: &Trace) -> Option<String> {
-    let before = earlier.edges();
-    later.links().find_map(|(parent, step)| {
-        let theirs = before.get(&(parent, step.instruction.as_str()))?;
-        (*theirs != step.image).then(|| {
+    later
+        .steps
+        .iter()
+        .zip(&earlier.steps)
+        .take_while(|(a, b)| a.key == b.key)
+        .find(|(a, b)| !a.image.is_empty() && !b.image.is_empty() && a.image != b.image)
+        .map(|(a, b)| {
             format!(
-                "`{}` gave {} where an earlier build of this Dockerfile had {theirs}",
-                step.instruction, step.image
+                "`{}` gave {} where the first build of this Dockerfile had {}",
+                a.instruction, a.image, b.image
             )
         })
-    })
 }
 
 impl Engine {
@@ -121,26 +135,28 @@ impl Engine {
         }
     }
 
-    /// The traces of the builds tagged `tags` that this run remembers.
-    pub(super) fn traces_of(&self, tags: &[String]) -> Vec<Trace> {
-        let Ok(traces) = self.traces.lock() else {
-            return Vec::new();
-        };
-        tags.iter().filter_map(|t| traces.get(t).cloned()).collect()
+    /// Forgets an earlier build of `tag` (a case of a live exercise before
+    /// this one, in `validate`).
+    pub(super) fn forget_build(&self, tag: &str) {
+        if let Ok(mut traces) = self.traces.lock() {
+            traces.remove(tag);
+        }
     }
 
-    /// The full ids of the stages of the earlier builds `tags`: what a build
-    /// that diverged from them takes its cache from.
-    pub(super) async fn sources(&self, tags: &[String]) -> Vec<String> {
-        let ends: BTreeSet<String> = self
-            .traces_of(tags)
-            .iter()
-            .flat_map(|t| t.stage_ends().into_iter().map(str::to_string))
-            .collect();
+    /// The trace of the first of the builds tagged `tags` that this run
+    /// remembers: the one later builds of its Dockerfile must agree with.
+    pub(super) fn first_trace(&self, tags: &[String]) -> Option<Trace> {
+        let traces = self.traces.lock().ok()?;
+        tags.iter().find_map(|t| traces.get(t).cloned())
+    }
+
+    /// The full ids of `images`, in order: what a build that diverged from
+    /// the first build takes its cache from.
+    pub(super) async fn sources(&self, images: &[&str]) -> Vec<String> {
         let mut ids = Vec::new();
-        for end in ends {
-            if let Ok(image) = self.docker.inspect_image(&end).await
-                && let Some(id) = image.id
+        for image in images {
+            if let Ok(found) = self.docker.inspect_image(image).await
+                && let Some(id) = found.id
             {
                 ids.push(id);
             }
@@ -153,64 +169,92 @@ impl Engine {
 mod tests {
     use super::*;
 
+    /// A trace of (instruction, image) steps.
     fn trace(steps: &[(&str, &str)]) -> Trace {
         let mut t = Trace::default();
         for (i, (instruction, image)) in steps.iter().enumerate() {
-            t.push(&format!("Step {}/9 : {instruction}", i + 1), image);
+            let key = crate::build_output::instruction_key(instruction);
+            t.begin(&format!("Step {}/9 : {instruction}", i + 1), key);
+            t.ended_on(image);
         }
         t
     }
 
     const WHOLE: &[(&str, &str)] = &[
         ("FROM busybox AS downloader", "base"),
+        ("WORKDIR /software", "workdir-a"),
         ("RUN fetch", "fetched-a"),
-        ("RUN unpack", "unpacked-a"),
-        ("FROM downloader", "unpacked-a"),
-        ("CMD [\"x\"]", "final-a"),
+        ("FROM busybox", "base"),
+        ("WORKDIR /software", "workdir-a"),
+        ("COPY --from=downloader /x .", "copied-a"),
     ];
 
     #[test]
     fn a_later_build_handed_another_runs_layer_diverges() {
         let whole = trace(WHOLE);
-        let same = trace(&WHOLE[..3]);
-        assert_eq!(diverges(&same, &whole), None);
-        let other = trace(&[
+        let target = trace(&WHOLE[..3]);
+        assert_eq!(diverges(&target, &whole), None);
+        assert_eq!(diverges(&whole, &target), None, "either may come first");
+        let handed = trace(&[
             ("FROM busybox AS downloader", "base"),
+            ("WORKDIR /software", "workdir-a"),
             ("RUN fetch", "fetched-b"),
-            ("RUN unpack", "unpacked-b"),
         ]);
-        let why = diverges(&other, &whole).expect("diverges");
+        let why = diverges(&handed, &whole).expect("diverges");
         assert!(why.contains("`RUN fetch` gave fetched-b"), "{why}");
-        assert!(why.contains("fetched-a"), "{why}");
+        assert!(why.contains("had fetched-a"), "{why}");
     }
 
     #[test]
-    fn steps_the_earlier_build_never_made_are_not_compared() {
+    fn steps_are_compared_in_order_until_the_builds_part() {
         let whole = trace(WHOLE);
-        // Another stage from the same base, and a step after a new parent.
+        // A step repeated in two stages is compared where it stands: the
+        // second stage's WORKDIR handed another image diverges, though the
+        // first stage's is the same.
+        let mut second = WHOLE.to_vec();
+        second[4].1 = "workdir-b";
+        assert!(diverges(&trace(&second), &whole).is_some());
+        // After the first step that differs, nothing is compared (the
+        // appended LABELs, or another stage).
         let hello = trace(&[
+            ("FROM busybox AS downloader", "base"),
+            ("WORKDIR /software", "workdir-a"),
+            ("RUN fetch", "fetched-a"),
             ("FROM busybox AS hello", "base"),
             ("RUN echo hello", "hello-1"),
-            ("FROM busybox AS downloader", "base"),
-            ("RUN fetch", "fetched-a"),
+            ("FROM busybox", "base"),
+            ("WORKDIR /software", "workdir-b"),
         ]);
         assert_eq!(diverges(&hello, &whole), None);
-        // A FROM names a base, not a step taken from the cache.
-        let rebased = trace(&[("FROM busybox:1.36 AS downloader", "other-base")]);
-        assert_eq!(diverges(&rebased, &whole), None);
+        // `FROM scratch` names no image: it is a step all the same.
+        let scratch = trace(&[("FROM scratch", ""), ("COPY x /", "x-a")]);
+        let other = trace(&[("FROM scratch", ""), ("COPY x /", "x-b")]);
+        assert!(diverges(&other, &scratch).is_some());
     }
 
     #[test]
-    fn stage_ends_are_the_images_before_each_from_and_the_last() {
+    fn images_are_each_named_once_in_the_order_they_came() {
         assert_eq!(
-            trace(WHOLE).stage_ends(),
-            ["unpacked-a", "final-a"],
-            "a stage is what the next FROM follows"
+            trace(WHOLE).images(),
+            ["base", "workdir-a", "fetched-a", "copied-a"]
         );
-        assert!(Trace::default().stage_ends().is_empty());
+        let mut t = Trace::default();
+        t.begin("Step 1/2 : FROM busybox", 1);
+        t.ended_on("base");
+        t.ended_on("not-a-step-of-its-own");
+        assert_eq!(t.images(), ["base"]);
+        // The images of the steps a later build shares, not those of the
+        // stage it does not build.
+        let target = trace(&WHOLE[..3]);
+        assert_eq!(
+            trace(WHOLE).shared_images(&target),
+            ["base", "workdir-a", "fetched-a"]
+        );
+        assert!(trace(WHOLE).shared_images(&Trace::default()).is_empty());
         let mut long = Trace::default();
         for i in 0..MOST_STEPS + 10 {
-            long.push("Step 1/1 : RUN x", &format!("{i}"));
+            long.begin("Step 1/1 : RUN x", 1);
+            long.ended_on(&format!("{i}"));
         }
         assert_eq!(long.steps.len(), MOST_STEPS);
     }

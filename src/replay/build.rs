@@ -138,7 +138,7 @@ impl BuildWatch {
         match self.lines.read(line) {
             Some(Said::RunningIn(id)) => self.recorded.build_containers.push(id),
             Some(Said::Created(id)) => self.recorded.layers.push(id),
-            Some(Said::Step(_) | Said::Reused(_) | Said::Base(_)) | None => {}
+            Some(Said::Step(..) | Said::Reused(_) | Said::Base(_)) | None => {}
         }
     }
 }

@@ -90,6 +90,16 @@ async fn attempt(
     };
     let outcome = build_again_if_the_cache_moved(engine, ctx, &request, &progress).await;
     o.build = Some(outcome.facts.clone());
+    if let Some(diverged) = &outcome.diverged {
+        // Graded on another grading's stages, a check comparing this
+        // image with another of the Dockerfile could be wrong either way.
+        o.status = StepStatus::Error(format!(
+            "this build could not be kept on the stages of the first build of its \
+             Dockerfile ({}): another grading built them at the same moment; grade again",
+            diverged.why
+        ));
+        return;
+    }
     match (outcome.image_id, outcome.infrastructure_error) {
         (_, Some(infra)) => {
             o.status = StepStatus::Error(format!("the daemon failed during the build: {infra}"))
@@ -117,9 +127,9 @@ async fn attempt(
 /// - a directory copy was taken from another build's layer that the legacy
 ///   builder cannot tell from this one's (see `engine::copies`): built
 ///   again without the cache, which is this Dockerfile's true image;
-/// - a stage was handed another run's layers instead of the ones this
-///   run's earlier build of the Dockerfile stood on (see `engine::stages`):
-///   built again from that build's stages alone.
+/// - a step was handed another run's image instead of the one this run's
+///   first build of the Dockerfile ended it on (see `engine::stages`):
+///   built again from that build's images alone.
 async fn build_again_if_the_cache_moved(
     engine: &Engine,
     ctx: BuildContext,
@@ -130,17 +140,21 @@ async fn build_again_if_the_cache_moved(
     let mut outcome = engine.build(ctx.clone(), &request, progress).await;
     let (mut cache_retries, mut network_retries, mut connection_retries) = (2, 1, 1);
     while !engine.is_cancelled() {
-        if let Some(why) = &outcome.borrowed_copy
+        // Stages first: built from the first build's images, the copies
+        // are that build's, which it checked.
+        if let Some(diverged) = &outcome.diverged
+            && !diverged.sources.is_empty()
+        {
+            request.cache_from = diverged.sources.clone();
+            tracing::debug!(
+                "{}; building again from this run's first build of the Dockerfile",
+                diverged.why
+            );
+        } else if let Some(why) = &outcome.borrowed_copy
             && !request.no_cache
         {
             request.no_cache = true;
             tracing::debug!("{why}; building again without the cache");
-        } else if let Some(diverged) = &outcome.diverged
-            && request.cache_from.is_empty()
-            && !diverged.sources.is_empty()
-        {
-            request.cache_from = diverged.sources.clone();
-            tracing::debug!("{}; building again from this run's stages", diverged.why);
         } else if outcome.lost_a_cached_layer() && cache_retries > 0 {
             cache_retries -= 1;
             tracing::debug!("a cached layer was removed during the build; building again");

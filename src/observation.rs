@@ -269,6 +269,11 @@ pub struct ImageFacts {
     pub history: Option<Vec<HistoryEntry>>,
     /// What every layer holds, when a check looks into the layers.
     pub contents: Option<LayerContents>,
+    /// Set when this build of a Dockerfile stands on other stages than the
+    /// run's first build of it (another grading built them at the same
+    /// moment, and building again did not help): comparing the two images'
+    /// layers would say nothing true.
+    pub stages_differ: Option<String>,
 }
 
 /// One entry of an image's history: the instruction that made it.

@@ -128,17 +128,7 @@ pub fn plan(exercise: &Exercise, run_id: &str) -> Plan {
                     .collect(),
                 _ => Vec::new(),
             };
-            let same_dockerfile_as = match &step.kind {
-                StepKind::Build(build) => after
-                    .iter()
-                    .filter(|&&j| {
-                        matches!(&exercise.steps[j].kind,
-                            StepKind::Build(b) if b.args == build.args)
-                    })
-                    .map(|&j| image_tag(run_id, &exercise.id, &exercise.steps[j].name))
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let same_dockerfile_as = same_dockerfile_as(exercise, run_id, step, &after);
             PlannedStep {
                 step: step.clone(),
                 needs,
@@ -315,6 +305,24 @@ impl Plan {
 }
 
 /// Two builds read the same Dockerfile from the same files.
+/// The tags of the builds `after` (of the same Dockerfile) that `step`
+/// builds with the same arguments: the same steps, from the same cache.
+fn same_dockerfile_as(
+    exercise: &Exercise,
+    run_id: &str,
+    step: &Step,
+    after: &[usize],
+) -> Vec<String> {
+    let StepKind::Build(build) = &step.kind else {
+        return Vec::new();
+    };
+    after
+        .iter()
+        .filter(|&&j| matches!(&exercise.steps[j].kind, StepKind::Build(b) if b.args == build.args))
+        .map(|&j| image_tag(run_id, &exercise.id, &exercise.steps[j].name))
+        .collect()
+}
+
 fn same_source(a: &BuildStep, b: &BuildStep) -> bool {
     a.from == b.from && a.dockerfile == b.dockerfile && a.context == b.context
 }
@@ -418,6 +426,9 @@ build = { dockerfile = "Dockerfile", target = "downloader" }
 [[steps]]
 name = "other"
 build = { dockerfile = "Dockerfile.other" }
+[[steps]]
+name = "argued"
+build = { dockerfile = "Dockerfile", args = { X = "1" } }
 [[checks]]
 name = "c"
 step = "final"
@@ -425,12 +436,17 @@ build = "succeeds"
 "#;
         let p = plan(&parse_exercise("multi.toml", spec).expect("parses"), "r");
         assert_eq!(p.steps[1].after, vec![0]);
+        // The same steps from the same cache: the same arguments too.
+        assert_eq!(p.steps[1].same_dockerfile_as, ["dockgrade:r-multi-final"]);
+        assert_eq!(p.steps[3].after, vec![0, 1]);
+        assert!(p.steps[3].same_dockerfile_as.is_empty());
+        assert!(p.steps[0].same_dockerfile_as.is_empty());
         assert!(
             p.steps[1].needs.is_empty(),
             "a failed final build must not skip the target"
         );
         assert!(p.steps[2].after.is_empty());
-        assert_eq!(p.waves(), vec![vec![0, 2], vec![1]]);
+        assert_eq!(p.waves(), vec![vec![0, 2], vec![1], vec![3]]);
     }
 
     #[test]

@@ -88,6 +88,18 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
     }
     for (other, wanted) in [(&want.based_on, true), (&want.not_based_on, false)] {
         let Some(other) = other else { continue };
+        if let Ok(base) = other_image(obs, other)
+            && let Some(why) = image.stages_differ.as_ref().or(base.stages_differ.as_ref())
+        {
+            return Err((
+                Status::Error,
+                format!(
+                    "cannot compare with `{other}`: the two builds of the Dockerfile stand on \
+                     different stages ({why}); another grading built them at the same moment: \
+                     grade again"
+                ),
+            ));
+        }
         let on = match other_image(obs, other) {
             // Built on an image = that image's layers, in order, come first.
             Ok(base) => image.layers.starts_with(&base.layers),

@@ -697,6 +697,41 @@ fn layers_tell_which_image_an_image_is_built_on() {
 }
 
 #[test]
+fn layers_of_builds_on_different_stages_are_not_compared() {
+    let mut downloader = image(100);
+    downloader.stages_differ = Some("`RUN fetch` gave b where the first build had a".into());
+    let mut last = image(150);
+    last.layers.push("sha256:c".into());
+    let o = obs(vec![
+        with_image("downloader", downloader),
+        with_image("final", last),
+        with_image("base", image(100)),
+    ]);
+    let not_on = |other: &str| {
+        evaluate(
+            &check(
+                "final",
+                vec![Assertion::Layers(LayerExpectation {
+                    not_based_on: Some(other.into()),
+                    ..Default::default()
+                })],
+            ),
+            &o,
+        )
+    };
+    // Either answer could be false: the grade is not given.
+    let out = not_on("downloader");
+    assert_eq!(out.status, Status::Error);
+    assert!(
+        out.message.contains("`RUN fetch` gave b"),
+        "{}",
+        out.message
+    );
+    // An image the run did not build twice is compared as ever.
+    assert_eq!(not_on("base").status, Status::Failed);
+}
+
+#[test]
 fn config_compares_folders_and_commands_by_meaning() {
     let mut img = image(1);
     img.config.workdir = "/software/".into();

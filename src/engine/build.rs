@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use bollard::errors::Error as DockerError;
 use bollard::models::BuildInfo;
-use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::query_parameters::{BuildImageOptions, BuildImageOptionsBuilder};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::copies::{COPIES, COPIES_KEPT, copy_instruction};
-use super::stages::{self, Trace};
+use super::stages::{Diverged, Trace};
 use super::{Engine, describe, sandbox};
 use crate::build_context::{self, BuildContext};
 use crate::build_output::{BuilderLines, Said, StudentLines};
@@ -61,16 +61,6 @@ pub(crate) struct BuildOutcome {
     /// Set when a step was handed a layer other than the one an earlier
     /// build of the Dockerfile in this run had for it (see [`stages`]).
     pub diverged: Option<Diverged>,
-}
-
-/// A build handed another run's stage, and how to build it on this run's.
-#[derive(Debug, Clone)]
-pub(crate) struct Diverged {
-    /// Which step, said as a sentence.
-    pub why: String,
-    /// The first build's images (full ids), to take the cache from; empty
-    /// when this build already took it from them.
-    pub sources: Vec<String>,
 }
 
 /// What a package mirror or the network says when it, not the Dockerfile,
@@ -189,33 +179,13 @@ impl Engine {
         // Nothing of this process removes images while this build may be
         // reusing them (see `CACHE_GUARD`).
         let _building = super::CACHE_GUARD.read().await;
-        let labels = self.labels();
-        let args = req.args.iter().collect::<HashMap<_, _>>();
-        let mut options = BuildImageOptionsBuilder::default()
-            .dockerfile(&ctx.dockerfile)
-            .t(&req.tag)
-            .rm(true)
-            .forcerm(true)
-            .nocache(req.no_cache)
-            .labels(&labels);
-        options = sandbox::build_options(&req.sandbox, options);
-        if let Some(target) = &req.target {
-            options = options.target(target);
-        }
-        if !req.cache_from.is_empty() {
-            options = options.cachefrom(&req.cache_from);
-        }
-        if !args.is_empty() {
-            options = options.buildargs(&args);
-        }
+        let options = self.build_options(&ctx.dockerfile, req);
         let upload = ContextUpload::start(ctx);
         let mut log = LogTail::new(BUILD_LOG_LINES);
         let mut image_id = None;
-        let mut stream = self.docker.build_image(
-            options.build(),
-            None,
-            Some(bollard::body_try_stream(upload.body)),
-        );
+        let mut stream =
+            self.docker
+                .build_image(options, None, Some(bollard::body_try_stream(upload.body)));
         self.forget_build(&req.tag);
         let first = self.first_trace(&req.same_dockerfile_as);
         let progress = Mutex::new(Progress {
@@ -266,22 +236,33 @@ impl Engine {
                 })
                 .unwrap_or_default();
             outcome.borrowed_copy = self.borrowed_copy(&reused).await;
-            // Built without the cache, it was handed nothing.
-            let why = first
-                .as_ref()
-                .filter(|_| !req.no_cache)
-                .and_then(|first| stages::diverges(&trace, first));
-            if let (Some(why), Some(first)) = (why, &first) {
-                // From the first build's images, it is not built again.
-                let sources = match req.cache_from.is_empty() {
-                    true => self.sources(&first.shared_images(&trace)).await,
-                    false => Vec::new(),
-                };
-                outcome.diverged = Some(Diverged { why, sources });
-            }
-            self.remember_build(&req.tag, trace);
+            outcome.diverged = self.compare_with_first(req, first.as_ref(), trace).await;
         }
         outcome
+    }
+
+    /// The daemon's options for building `req` from `dockerfile`.
+    fn build_options(&self, dockerfile: &str, req: &BuildRequest) -> BuildImageOptions {
+        let labels = self.labels();
+        let args = req.args.iter().collect::<HashMap<_, _>>();
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile(dockerfile)
+            .t(&req.tag)
+            .rm(true)
+            .forcerm(true)
+            .nocache(req.no_cache)
+            .labels(&labels);
+        options = sandbox::build_options(&req.sandbox, options);
+        if let Some(target) = &req.target {
+            options = options.target(target);
+        }
+        if !req.cache_from.is_empty() {
+            options = options.cachefrom(&req.cache_from);
+        }
+        if !args.is_empty() {
+            options = options.buildargs(&args);
+        }
+        options.build()
     }
 
     /// Runs `consume` to its end, unless the build must stop first: its

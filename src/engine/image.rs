@@ -81,6 +81,7 @@ fn facts_of(inspect: ImageInspect) -> ImageFacts {
     let mut exposed = config.exposed_ports.unwrap_or_default();
     exposed.sort();
     ImageFacts {
+        stages_differ: None,
         id: inspect.id.unwrap_or_default(),
         size: inspect.size.unwrap_or(0).max(0) as u64,
         layers: inspect.root_fs.and_then(|r| r.layers).unwrap_or_default(),

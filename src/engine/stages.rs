@@ -22,7 +22,10 @@
 //! build, in the order it made them, it hands back exactly those (moby's
 //! `image/cache`: the source whose history ends with the step). Where it
 //! cannot, it restores an image of a source's layers and reports it as
-//! cached: that one is this run's, recorded for removal.
+//! cached: that one is this run's, recorded for removal. A build still on
+//! other stages after that (the first build's images were gone, say) is
+//! marked (`ImageFacts::stages_differ`), and a check comparing its layers
+//! with another image's is not decided rather than guessed.
 
 use std::collections::BTreeSet;
 
@@ -127,9 +130,44 @@ pub(crate) fn diverges(later: &Trace, earlier: &Trace) -> Option<String> {
         })
 }
 
+/// A build handed another run's images, and how to build it on this run's.
+#[derive(Debug, Clone)]
+pub(crate) struct Diverged {
+    /// Which step, said as a sentence.
+    pub why: String,
+    /// The first build's images (full ids), to take the cache from; empty
+    /// when this build already took it from them.
+    pub sources: Vec<String>,
+}
+
 impl Engine {
+    /// Compares a finished build's `trace` with the first build of its
+    /// Dockerfile in this run, and keeps it for the builds after it.
+    pub(super) async fn compare_with_first(
+        &self,
+        req: &super::BuildRequest,
+        first: Option<&Trace>,
+        trace: Trace,
+    ) -> Option<Diverged> {
+        // Built without the cache, it was handed nothing.
+        let first = first.filter(|_| !req.no_cache);
+        let diverged = match first.and_then(|f| diverges(&trace, f).map(|why| (f, why))) {
+            None => None,
+            Some((first, why)) => {
+                // From the first build's images, it is not built again.
+                let sources = match req.cache_from.is_empty() {
+                    true => self.sources(&first.shared_images(&trace)).await,
+                    false => Vec::new(),
+                };
+                Some(Diverged { why, sources })
+            }
+        };
+        self.remember_build(&req.tag, trace);
+        diverged
+    }
+
     /// Keeps what a build of `tag` did, for later builds of its Dockerfile.
-    pub(super) fn remember_build(&self, tag: &str, trace: Trace) {
+    fn remember_build(&self, tag: &str, trace: Trace) {
         if let Ok(mut traces) = self.traces.lock() {
             traces.insert(tag.to_string(), trace);
         }
@@ -152,7 +190,7 @@ impl Engine {
 
     /// The full ids of `images`, in order: what a build that diverged from
     /// the first build takes its cache from.
-    pub(super) async fn sources(&self, images: &[&str]) -> Vec<String> {
+    async fn sources(&self, images: &[&str]) -> Vec<String> {
         let mut ids = Vec::new();
         for image in images {
             if let Ok(found) = self.docker.inspect_image(image).await

@@ -90,22 +90,17 @@ async fn attempt(
     };
     let outcome = build_again_if_the_cache_moved(engine, ctx, &request, &progress).await;
     o.build = Some(outcome.facts.clone());
-    if let Some(diverged) = &outcome.diverged {
-        // Graded on another grading's stages, a check comparing this
-        // image with another of the Dockerfile could be wrong either way.
-        o.status = StepStatus::Error(format!(
-            "this build could not be kept on the stages of the first build of its \
-             Dockerfile ({}): another grading built them at the same moment; grade again",
-            diverged.why
-        ));
-        return;
-    }
     match (outcome.image_id, outcome.infrastructure_error) {
         (_, Some(infra)) => {
             o.status = StepStatus::Error(format!("the daemon failed during the build: {infra}"))
         }
         (Some(id), None) => match engine.built_image(&id, &planned.probe).await {
-            Ok(facts) => o.image = Some(facts),
+            Ok(mut facts) => {
+                // On another grading's stages, a comparison of this image's
+                // layers with the first build's could be wrong either way.
+                facts.stages_differ = outcome.diverged.map(|d| d.why);
+                o.image = Some(facts)
+            }
             Err(e) => o.status = super::status_of(e),
         },
         (None, None) => {

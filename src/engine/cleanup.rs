@@ -259,7 +259,10 @@ impl Engine {
         // with the cache kept, removing them leaves their parents.
         report.add(self.sweep(&run_filter(&self.run_id)).await);
         match &self.kept {
-            Some(kept) => self.keep_layers(kept, &created.layers).await,
+            Some(kept) => {
+                kept.unpin(&self.run_id);
+                self.keep_layers(kept, &created.layers).await;
+            }
             // Children first: a stage's layers were reported after its parents'.
             None => {
                 for id in created.layers.iter().rev() {

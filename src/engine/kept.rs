@@ -20,9 +20,12 @@
 //! `dockgrade clean` removes the layers of journals whose process is gone
 //! (and keeps away from those of running ones). The cache is bounded: past
 //! [`BUDGET`] bytes or [`MOST_LAYERS`] layers, all of them are removed and
-//! it fills again.
+//! it fills again, but for those a running run still stands on: the images
+//! its builds ended their steps on are pinned ([`KeptLayers::pin`]) until
+//! it ends, because its later builds of a Dockerfile are built again from
+//! them when another run's layers came in between (see `stages`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -50,6 +53,8 @@ pub(crate) struct KeptLayers {
     host: String,
     journal: PathBuf,
     state: Mutex<State>,
+    /// By run: the images (short ids) its builds stand on, while it runs.
+    pinned: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 #[derive(Debug, Default)]
@@ -74,11 +79,39 @@ impl KeptLayers {
             host: host.to_string(),
             journal: folder.join(run_id),
             state: Mutex::new(State::default()),
+            pinned: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Keeps `images` (short ids) of `run` from a removal of the whole cache
+    /// until [`KeptLayers::unpin`].
+    pub fn pin<'a>(&self, run: &str, images: impl IntoIterator<Item = &'a str>) {
+        if let Ok(mut pinned) = self.pinned.lock() {
+            pinned
+                .entry(run.to_string())
+                .or_default()
+                .extend(images.into_iter().map(str::to_string));
+        }
+    }
+
+    /// `run` has ended: its images may go with the rest.
+    pub fn unpin(&self, run: &str) {
+        if let Ok(mut pinned) = self.pinned.lock() {
+            pinned.remove(run);
+        }
+    }
+
+    /// Whether a running run stands on the layer `id` (a full id).
+    fn is_pinned(&self, id: &str) -> bool {
+        let hex = id.strip_prefix("sha256:").unwrap_or(id);
+        let short = hex.get(..12).unwrap_or(hex);
+        self.pinned
+            .lock()
+            .is_ok_and(|p| p.values().any(|images| images.contains(short)))
     }
 
     /// How many layers are kept now.
@@ -312,12 +345,18 @@ impl Engine {
     /// stays in the journal for `dockgrade clean`.
     pub async fn release_kept(&self, kept: &KeptLayers) -> CleanupReport {
         let _removing = super::CACHE_GUARD.write().await;
+        // The command is over: no run stands on anything any more.
+        if let Ok(mut pinned) = kept.pinned.lock() {
+            pinned.clear();
+        }
         self.remove_kept(kept).await
     }
 
     async fn remove_kept(&self, kept: &KeptLayers) -> CleanupReport {
-        let layers = kept.take();
-        let (report, left) = self.remove_layers(&layers).await;
+        let (held, layers): (Vec<String>, Vec<String>) =
+            kept.take().into_iter().partition(|id| kept.is_pinned(id));
+        let (report, mut left) = self.remove_layers(&layers).await;
+        left.extend(held);
         kept.settle(&left);
         report
     }
@@ -415,6 +454,22 @@ mod tests {
         assert_eq!(found[0].host, "unix:///var/run/docker.sock");
         assert_eq!(&found[0].owner, Owner::current());
         assert_eq!(found[0].layers, layers);
+    }
+
+    #[test]
+    fn a_running_runs_images_are_pinned_until_it_ends() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kept = KeptLayers::in_folder(dir.path(), "unix:///x", "r");
+        let full = format!("sha256:{}", "ab".repeat(32));
+        assert!(!kept.is_pinned(&full));
+        kept.pin("run-1", ["abababababab", "cdcdcdcdcdcd"]);
+        kept.pin("run-2", ["abababababab"]);
+        assert!(kept.is_pinned(&full), "by its short id");
+        kept.unpin("run-1");
+        assert!(kept.is_pinned(&full), "run-2 still stands on it");
+        kept.unpin("run-2");
+        assert!(!kept.is_pinned(&full));
+        assert!(!kept.is_pinned("sha256:"), "a malformed id is no one's");
     }
 
     #[test]

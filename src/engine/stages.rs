@@ -168,6 +168,10 @@ impl Engine {
 
     /// Keeps what a build of `tag` did, for later builds of its Dockerfile.
     fn remember_build(&self, tag: &str, trace: Trace) {
+        // A removal of the whole kept cache must leave them to this run.
+        if let Some(kept) = &self.kept {
+            kept.pin(&self.run_id, trace.images());
+        }
         if let Ok(mut traces) = self.traces.lock() {
             traces.insert(tag.to_string(), trace);
         }

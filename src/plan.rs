@@ -304,7 +304,6 @@ impl Plan {
     }
 }
 
-/// Two builds read the same Dockerfile from the same files.
 /// The tags of the builds `after` (of the same Dockerfile) that `step`
 /// builds with the same arguments: the same steps, from the same cache.
 fn same_dockerfile_as(
@@ -323,6 +322,7 @@ fn same_dockerfile_as(
         .collect()
 }
 
+/// Two builds read the same Dockerfile from the same files.
 fn same_source(a: &BuildStep, b: &BuildStep) -> bool {
     a.from == b.from && a.dockerfile == b.dockerfile && a.context == b.context
 }

@@ -763,14 +763,8 @@ fn identical_submissions_graded_side_by_side_each_see_their_own_stages() {
             ),
         );
     }
-    let o = ws
-        .dockgrade()
-        .env("DOCKGRADE_CACHE", ws.path("cache"))
-        .args(["batch", "subs", "--out", "out", "--jobs", "2"])
-        .output()
-        .expect("runs");
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let (code, stdout, stderr) = batch(&ws, "out", &["--jobs", "2"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
     let (rows, text) = grades(&ws, "out");
     assert_eq!(rows["a"], ("graded".to_string(), 0), "{text}");
     assert_eq!(rows["b"], ("graded".to_string(), 0), "{text}");

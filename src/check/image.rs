@@ -88,7 +88,8 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
     }
     for (other, wanted) in [(&want.based_on, true), (&want.not_based_on, false)] {
         let Some(other) = other else { continue };
-        if let Ok(base) = other_image(obs, other)
+        let base = other_image(obs, other);
+        if let Ok(base) = base
             && let Some(why) = image.stages_differ.as_ref().or(base.stages_differ.as_ref())
         {
             return Err((
@@ -100,14 +101,14 @@ pub(super) fn layers(want: &LayerExpectation, image: &ImageFacts, obs: &Observat
                 ),
             ));
         }
-        let on = match other_image(obs, other) {
+        let on = match &base {
             // Built on an image = that image's layers, in order, come first.
             Ok(base) => image.layers.starts_with(&base.layers),
             // An image that could not be made is one nothing is built on.
             Err((Status::Failed | Status::Skipped, _)) if !wanted => false,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.clone()),
         };
-        let count = other_image(obs, other).map_or(0, |b| b.layers.len());
+        let count = base.map_or(0, |b| b.layers.len());
         ok &= on == wanted;
         expected.push(if wanted {
             format!("built on `{other}` (its {count} layers first)")

@@ -191,10 +191,8 @@ impl Engine {
         let progress = Mutex::new(Progress {
             known: (!req.cache_from.is_empty()).then(|| {
                 first
-                    .iter()
-                    .flat_map(|t| t.images())
-                    .map(str::to_string)
-                    .collect()
+                    .as_ref()
+                    .map_or_else(Default::default, Trace::image_set)
             }),
             ..Progress::default()
         });
@@ -382,7 +380,13 @@ impl Engine {
                 }
             }
             Some(Said::Created(id)) => {
-                let step = progress.lock().map(|p| p.step.clone()).unwrap_or_default();
+                let step = progress
+                    .lock()
+                    .map(|mut p| {
+                        p.trace.ended_on(&id);
+                        p.step.clone()
+                    })
+                    .unwrap_or_default();
                 if let Some(instruction) = copy_instruction(&step)
                     && let Ok(mut copies) = COPIES.lock()
                 {
@@ -390,9 +394,6 @@ impl Engine {
                         copies.clear();
                     }
                     copies.insert(id.clone(), instruction.to_string());
-                }
-                if let Ok(mut p) = progress.lock() {
-                    p.trace.ended_on(&id);
                 }
                 self.record(|c| c.layers.push(id));
             }

@@ -105,6 +105,13 @@ impl KeptLayers {
         }
     }
 
+    /// Every run has ended.
+    fn unpin_all(&self) {
+        if let Ok(mut pinned) = self.pinned.lock() {
+            pinned.clear();
+        }
+    }
+
     /// Whether a running run stands on the layer `id` (a full id).
     fn is_pinned(&self, id: &str) -> bool {
         let hex = id.strip_prefix("sha256:").unwrap_or(id);
@@ -346,9 +353,7 @@ impl Engine {
     pub async fn release_kept(&self, kept: &KeptLayers) -> CleanupReport {
         let _removing = super::CACHE_GUARD.write().await;
         // The command is over: no run stands on anything any more.
-        if let Ok(mut pinned) = kept.pinned.lock() {
-            pinned.clear();
-        }
+        kept.unpin_all();
         self.remove_kept(kept).await
     }
 

@@ -78,6 +78,11 @@ impl Trace {
         images(&self.steps)
     }
 
+    /// Every image of the trace, as a set to look ids up in.
+    pub fn image_set(&self) -> std::collections::HashSet<String> {
+        self.images().into_iter().map(str::to_string).collect()
+    }
+
     /// The images of the steps `later` shares with this trace (the same
     /// instructions, in the same order, from the first), each once, in
     /// order: the only sources a build of `later`'s steps may be given. An
